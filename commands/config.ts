@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { redactConfig } from '../src/config/redact.js';
+import { settings, type SettingName } from '../src/config/schema.js';
+import type { Context } from '../src/context.js';
+import { renderTable } from '../src/render.js';
+
+export function register(program: Command, ctx: Context): void {
+  const config = program.command('config').description('show the effective configuration (secrets redacted)');
+  config
+    .command('show')
+    .description('print every setting, its value and where it came from; secrets are masked')
+    .option('--json', 'one JSON object of setting name to value')
+    .addHelpText('after', '\nExamples:\n  aj config show\n  aj --env-file /etc/aj/env config show --json\n')
+    .action(async (opts: { json?: boolean }) => {
+      const { config: effective, origins } = ctx.loadedConfig();
+      const redacted = redactConfig(effective);
+      if (opts.json) return ctx.io.json(redacted);
+      const rows = (Object.keys(settings) as SettingName[]).map((name) => ({ name, value: redacted[name], origin: origins[name] }));
+      await renderTable(ctx.io, rows, [
+        { header: 'setting', value: (r) => settings[r.name].env[0] },
+        { header: 'value', value: (r) => (r.value === undefined ? '' : Array.isArray(r.value) ? r.value.join(',') : String(r.value)) },
+        { header: 'from', value: (r) => r.origin },
+      ]);
+    });
+}

@@ -1,0 +1,46 @@
+import { type Config, type SettingName, settings } from './schema.js';
+
+const MASK = '****';
+
+/** Hides the password of any URL-looking string (`postgres://u:secret@h` -> `postgres://u:****@h`). */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/\s]+)(@)/gi, `$1${MASK}$3`);
+}
+
+/** The effective config, safe to print: secrets masked, URL passwords hidden. */
+export function redactConfig(config: Config): Record<SettingName, unknown> {
+  const out = {} as Record<SettingName, unknown>;
+  for (const name of Object.keys(settings) as SettingName[]) {
+    const value = config[name];
+    const setting = settings[name] as { secret?: boolean };
+    if (value === undefined) out[name] = undefined;
+    else if (setting.secret && typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) out[name] = redactUrl(value);
+    else if (setting.secret) out[name] = MASK;
+    else out[name] = value;
+  }
+  return out;
+}
+
+/** Removes known secret values from any text before it is shown or logged. */
+export function scrubSecrets(text: string, config: Config | undefined): string {
+  let out = redactUrl(text);
+  if (!config) return out;
+  for (const name of Object.keys(settings) as SettingName[]) {
+    const setting = settings[name] as { secret?: boolean };
+    const value = config[name];
+    if (!setting.secret || typeof value !== 'string' || value.length < 4) continue;
+    out = out.split(value).join(MASK);
+    const password = passwordOf(value);
+    if (password && password.length >= 4) out = out.split(password).join(MASK);
+  }
+  return out;
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * Every setting aj knows: the environment names it is read from (first found wins),
+ * its default, whether it is a secret, and how it is validated. The README's
+ * configuration reference mirrors this table.
+ */
+export interface Setting {
+  env: readonly string[];
+  schema: z.ZodTypeAny;
+  secret?: boolean;
+  doc: string;
+}
+
+const bool = z
+  .union([z.boolean(), z.string()])
+  .transform((v, ctx) => {
+    if (typeof v === 'boolean') return v;
+    const s = v.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected true or false, got "${v}"` });
+    return z.NEVER;
+  });
+
+const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a whole number from ${min} to ${max}, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+const dayList = z.union([z.string(), z.array(z.number())]).transform((v, ctx) => {
+  const parts = Array.isArray(v) ? v : v.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (parts.length === 0 || parts.some((n) => !Number.isInteger(n) || n < 1)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected comma-separated day counts like "30,60", got "${v}"` });
+    return z.NEVER;
+  }
+  return [...parts].sort((a, b) => a - b);
+});
+
+const email = z.string().trim().email({ message: 'expected an email address' });
+const optionalText = z.string().trim().min(1).optional();
+const timezone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IANA time zone such as Europe/Paris' },
+);
+
+export const settings = {
+  databaseUrl: { env: ['DATABASE_URL'], schema: optionalText, secret: true, doc: 'PostgreSQL URL of the business database (Prisma-style parameters accepted). Unset: libpq defaults (PGHOST, PGUSER, ...).' },
+  autoMigrate: { env: ['AJ_AUTO_MIGRATE'], schema: bool.default(true), doc: 'Apply pending migrations automatically on first use.' },
+  dataDir: { env: ['AJ_DATA_DIR'], schema: z.string().min(1).default('./aj-data'), doc: 'Local data directory (local storage fallback, mail outbox).' },
+  timezone: { env: ['AJ_TIMEZONE'], schema: timezone.default('Europe/Paris'), doc: 'Time zone of business dates (due dates, archive layout).' },
+
+  backupEnabled: { env: ['BACKUP_ENABLED'], schema: bool.default(true), doc: '`false` makes `aj backup run` a no-op that exits 0.' },
+  backupLocation: { env: ['BACKUP_BUCKET'], schema: optionalText, doc: 'Where backups go: s3://bucket/prefix, a bucket name, or file:///path. Unset: <AJ_DATA_DIR>/backups (not off-site).' },
+  backupRetentionDays: { env: ['BACKUP_RETENTION_DAYS'], schema: wholeNumber(1).default(30), doc: 'Delete backups older than this many days...' },
+  backupKeepMin: { env: ['BACKUP_KEEP_MIN'], schema: wholeNumber(1).default(7), doc: '...but always keep this many newest successful backups.' },
+  backupCompress: { env: ['BACKUP_COMPRESS'], schema: z.string().regex(/^(none|\d|gzip(:\d)?|lz4(:\d+)?|zstd(:\d+)?)$/, 'expected 0-9, none, gzip:N, lz4:N or zstd:N').default('gzip:1'), doc: 'pg_dump --compress value.' },
+  backupAgeRecipient: { env: ['BACKUP_AGE_RECIPIENT'], schema: z.string().trim().regex(/^age1[0-9a-z]+$/, 'expected an age public key (age1...)').optional(), doc: 'Encrypt backups to this age public key.' },
+  backupAgeIdentityFile: { env: ['BACKUP_AGE_IDENTITY_FILE'], schema: optionalText, doc: 'age identity file used to decrypt on restore/verify.' },
+  pgBinDir: { env: ['PG_BIN_DIR'], schema: optionalText, doc: 'Directory of pg_dump/pg_restore/psql; default: the newest in /usr/lib/postgresql/*/bin, else PATH.' },
+
+  archiveLocation: { env: ['ARCHIVE_BUCKET'], schema: optionalText, doc: 'Where archived documents go (same forms as BACKUP_BUCKET). Unset: <AJ_DATA_DIR>/archive.' },
+
+  s3Endpoint: { env: ['S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], schema: z.string().url().optional(), doc: 'S3-compatible endpoint URL (MinIO, Scaleway, OVH, R2...). Unset: AWS.' },
+  s3Region: { env: ['S3_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'], schema: z.string().min(1).default('us-east-1'), doc: 'S3 region.' },
+  s3PathStyle: { env: ['S3_FORCE_PATH_STYLE'], schema: z.enum(['auto', 'true', 'false']).default('auto'), doc: 'Path-style addressing: auto (on for any non-AWS endpoint), true, false.' },
+  s3AccessKeyId: { env: ['S3_ACCESS_KEY_ID', 'AWS_ACCESS_KEY_ID'], schema: optionalText, secret: true, doc: 'S3 access key id. Unset: the AWS default credential chain.' },
+  s3SecretAccessKey: { env: ['S3_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY'], schema: optionalText, secret: true, doc: 'S3 secret key.' },
+  s3SessionToken: { env: ['AWS_SESSION_TOKEN'], schema: optionalText, secret: true, doc: 'S3 session token.' },
+
+  smtpUrl: { env: ['SMTP_URL'], schema: optionalText, secret: true, doc: 'smtp://user:pass@host:587 or smtps://...; alternative to the SMTP_HOST family.' },
+  smtpHost: { env: ['SMTP_HOST'], schema: optionalText, doc: 'SMTP host (when SMTP_URL is unset).' },
+  smtpPort: { env: ['SMTP_PORT'], schema: wholeNumber(1, 65535).optional(), doc: 'SMTP port (default 587, 465 when secure).' },
+  smtpUser: { env: ['SMTP_USER'], schema: optionalText, doc: 'SMTP user.' },
+  smtpPass: { env: ['SMTP_PASS'], schema: optionalText, secret: true, doc: 'SMTP password.' },
+  smtpSecure: { env: ['SMTP_SECURE'], schema: bool.default(false), doc: 'Implicit TLS (port 465).' },
+  mailFrom: { env: ['MAIL_FROM'], schema: z.string().trim().min(1).default('Art et Jardin <contact@art-et-jardin.fr>'), doc: 'Default sender.' },
+  companyBcc: { env: ['COMPANY_BCC_EMAIL'], schema: email.optional(), doc: 'Every client email is copied (BCC) to this address.' },
+  autoSendEnabled: { env: ['AUTO_SEND_ENABLED'], schema: bool.default(true), doc: '`false` makes `aj reminders run` a dry run.' },
+  mailMaxAttachmentMb: { env: ['MAIL_MAX_ATTACHMENT_MB'], schema: wholeNumber(1, 1024).default(20), doc: 'Largest attachment accepted.' },
+  mailRatePerMinute: { env: ['MAIL_RATE_PER_MINUTE'], schema: wholeNumber(0).default(0), doc: 'Bulk sending rate limit (0: unlimited).' },
+  alertEmail: { env: ['ALERT_EMAIL'], schema: email.optional(), doc: 'Where failure alerts go.' },
+
+  reminderInvoiceDays: { env: ['REMINDER_INVOICE_DAYS'], schema: dayList.default('30,60'), doc: 'Invoice reminder levels, days after the due date.' },
+  reminderQuoteDays: { env: ['REMINDER_QUOTE_DAYS'], schema: wholeNumber(1).default(15), doc: 'Quote reminder, days after sending without signature.' },
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;
+export type Config = { [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+
+/** Every environment name aj reads, for `.env` and JSON config files. */
+export const knownEnvNames: ReadonlySet<string> = new Set(Object.values(settings).flatMap((s) => s.env));

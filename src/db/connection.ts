@@ -1,0 +1,116 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+
+/** A PostgreSQL connection target, parsed once from a URL as the web app writes it. */
+export interface PgTarget {
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  /** Parameters libpq understands (sslmode, connect_timeout, ...); Prisma's extras are dropped. */
+  params: Record<string, string>;
+  /** Prisma's `?schema=` turned into a search_path. */
+  schema?: string;
+}
+
+// The libpq connection parameters that may appear in a URL query; anything else
+// (Prisma's connection_limit, pool_timeout, pgbouncer, ...) would make libpq refuse it.
+const LIBPQ_PARAMS = new Set([
+  'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslcrl', 'sslpassword', 'sslcompression', 'connect_timeout',
+  'application_name', 'options', 'target_session_attrs', 'keepalives', 'keepalives_idle', 'keepalives_interval',
+  'keepalives_count', 'gssencmode', 'krbsrvname', 'channel_binding', 'tcp_user_timeout', 'host', 'port', 'user',
+  'dbname', 'password',
+]);
+
+export function parseDatabaseUrl(url: string | undefined, what = 'DATABASE_URL'): PgTarget {
+  if (!url) return { params: {} };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`${what} is not a valid URL`, 'write it as postgresql://user:password@host:5432/database');
+  }
+  if (parsed.protocol !== 'postgresql:' && parsed.protocol !== 'postgres:') {
+    throw new ConfigError(`${what} must start with postgresql:// (got ${parsed.protocol}//)`, 'write it as postgresql://user:password@host:5432/database');
+  }
+  const target: PgTarget = { params: {} };
+  if (parsed.hostname) target.host = decodeURIComponent(parsed.hostname).replace(/^\[|\]$/g, '');
+  if (parsed.port) target.port = Number(parsed.port);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (database) target.database = database;
+  if (parsed.username) target.user = decodeURIComponent(parsed.username);
+  if (parsed.password) target.password = decodeURIComponent(parsed.password);
+  for (const [key, value] of parsed.searchParams) {
+    if (key === 'schema') target.schema = value;
+    else if (key === 'host') target.host = value;
+    else if (key === 'port') target.port = Number(value);
+    else if (key === 'user') target.user = value;
+    else if (key === 'password') target.password = value;
+    else if (key === 'dbname') target.database = value;
+    else if (LIBPQ_PARAMS.has(key)) target.params[key] = value;
+  }
+  return target;
+}
+
+/** The same target pointing at another database on the same server. */
+export function withDatabase(target: PgTarget, database: string): PgTarget {
+  return { ...target, database };
+}
+
+/** node-postgres client options for a target. */
+export function pgClientConfig(target: PgTarget, applicationName = 'aj') {
+  const ssl = target.params.sslmode && !['disable', 'allow', 'prefer'].includes(target.params.sslmode)
+    ? { rejectUnauthorized: ['verify-ca', 'verify-full'].includes(target.params.sslmode) }
+    : undefined;
+  return {
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    // libpq falls back to the OS user name; node-postgres only to $USER, which cron may not set.
+    user: target.user ?? process.env.PGUSER ?? userInfo().username,
+    password: target.password,
+    ssl,
+    application_name: applicationName,
+    connectionTimeoutMillis: Number(target.params.connect_timeout ?? 10) * 1000,
+    options: target.schema ? `-c search_path=${target.schema},public` : undefined,
+  };
+}
+
+/** Database name as the server will see it (libpq defaults when the URL names none). */
+export function databaseNameOf(target: PgTarget, env: NodeJS.ProcessEnv = process.env): string {
+  return target.database ?? env.PGDATABASE ?? target.user ?? env.PGUSER ?? env.USER ?? 'postgres';
+}
+
+const escapePassField = (s: string) => s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+
+/**
+ * Environment for pg_dump/pg_restore/psql. Connection details travel in PG* variables and
+ * the password in a 0600 passfile, so nothing secret ever appears in a child's argv.
+ */
+export async function withLibpqEnv<T>(target: PgTarget, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+  const env: Record<string, string> = {};
+  if (target.host) env.PGHOST = target.host;
+  if (target.port) env.PGPORT = String(target.port);
+  if (target.database) env.PGDATABASE = target.database;
+  if (target.user) env.PGUSER = target.user;
+  if (target.params.sslmode) env.PGSSLMODE = target.params.sslmode;
+  if (target.params.sslrootcert) env.PGSSLROOTCERT = target.params.sslrootcert;
+  if (target.params.sslcert) env.PGSSLCERT = target.params.sslcert;
+  if (target.params.sslkey) env.PGSSLKEY = target.params.sslkey;
+  if (target.params.connect_timeout) env.PGCONNECT_TIMEOUT = target.params.connect_timeout;
+  if (target.params.target_session_attrs) env.PGTARGETSESSIONATTRS = target.params.target_session_attrs;
+  if (target.params.options) env.PGOPTIONS = target.params.options;
+  env.PGAPPNAME = 'aj';
+  if (target.password === undefined) return fn(env);
+  const dir = await mkdtemp(join(tmpdir(), 'aj-pgpass-'));
+  const passfile = join(dir, 'pgpass');
+  try {
+    await writeFile(passfile, `*:*:*:${escapePassField(target.user ?? '*')}:${escapePassField(target.password)}\n`, { mode: 0o600 });
+    return await fn({ ...env, PGPASSFILE: passfile });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, OperationError } from '../errors.js';
+import { assetPath } from '../paths.js';
+import type { Db } from './pool.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export interface MigrationStatus {
+  version: number;
+  name: string;
+  state: 'applied' | 'pending' | 'changed';
+  appliedAt?: string;
+}
+
+const MIGRATION_FILE = /^(\d{3,})_([a-z0-9_-]+)\.sql$/;
+// One fixed advisory-lock key for schema changes, so concurrent `aj` processes migrate one at a time.
+const MIGRATION_LOCK_KEY = 0x616a6d69; // "ajmi"
+
+export function loadMigrations(dir = assetPath('db', 'migrations')): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => MIGRATION_FILE.test(f))
+    .sort()
+    .map((file) => {
+      const [, version, name] = MIGRATION_FILE.exec(file)!;
+      const sql = readFileSync(join(dir, file), 'utf8');
+      return { version: Number(version), name: name!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+    });
+}
+
+const CREATE_LEDGER = `CREATE TABLE IF NOT EXISTS aj_migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  checksum text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+export async function migrationStatus(db: Db, migrations = loadMigrations()): Promise<MigrationStatus[]> {
+  const exists = await db.one<{ t: string | null }>(`SELECT to_regclass('aj_migrations')::text AS t`);
+  const applied = exists?.t
+    ? await db.query<{ version: number; checksum: string; applied_at: Date }>('SELECT version, checksum, applied_at FROM aj_migrations')
+    : [];
+  const byVersion = new Map(applied.map((r) => [r.version, r]));
+  return migrations.map((m) => {
+    const row = byVersion.get(m.version);
+    if (!row) return { version: m.version, name: m.name, state: 'pending' };
+    return {
+      version: m.version,
+      name: m.name,
+      state: row.checksum === m.checksum ? 'applied' : 'changed',
+      appliedAt: row.applied_at.toISOString(),
+    };
+  });
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction, under an advisory lock.
+ * An applied migration whose file changed is refused: the schema would no longer match the repo.
+ */
+export async function migrate(db: Db, migrations = loadMigrations()): Promise<Migration[]> {
+  const client = await db.client();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await client.query(CREATE_LEDGER);
+    const { rows } = await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM aj_migrations');
+    const applied = new Map(rows.map((r) => [r.version, r.checksum]));
+    for (const m of migrations) {
+      const checksum = applied.get(m.version);
+      if (checksum !== undefined && checksum !== m.checksum) {
+        throw new ConfigError(
+          `migration ${m.version}_${m.name} was changed after it was applied`,
+          'restore the original file and add a new migration for the change',
+        );
+      }
+    }
+    const pending = migrations.filter((m) => !applied.has(m.version));
+    for (const m of pending) {
+      try {
+        await client.query('BEGIN');
+        await client.query(m.sql);
+        await client.query('INSERT INTO aj_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new OperationError(`migration ${m.version}_${m.name} failed: ${(error as Error).message}`, 'nothing of it was applied; fix the database or the migration', { cause: error });
+      }
+    }
+    return pending;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    client.release();
+  }
+}

@@ -1,0 +1,99 @@
+import type pg from 'pg';
+import { OperationError } from '../errors.js';
+import { type PgTarget, pgClientConfig } from './connection.js';
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** The one place aj talks to PostgreSQL: a pool, queries, and transactions. */
+export class Db {
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly target: PgTarget,
+    private readonly pgModule: typeof pg,
+  ) {}
+
+  static async connect(target: PgTarget, applicationName = 'aj'): Promise<Db> {
+    const pgModule = (await import('pg')).default;
+    // Dates stay calendar dates ('2026-11-24'), not midnight in the server's zone.
+    pgModule.types.setTypeParser(1082, (v: string) => v);
+    // bigint counts and ids fit in a JS number for this business.
+    pgModule.types.setTypeParser(20, (v: string) => Number(v));
+    const pool = new pgModule.Pool({ ...pgClientConfig(target, applicationName), max: 5 });
+    pool.on('error', () => {
+      // An idle client lost its connection; the next query reports it.
+    });
+    return new Db(pool, target, pgModule);
+  }
+
+  async query<R extends pg.QueryResultRow = Record<string, any>>(text: string, values?: unknown[]): Promise<R[]> {
+    try {
+      const result = await this.pool.query<R>(text, values);
+      return result.rows;
+    } catch (error) {
+      throw explainPgError(error, this.target);
+    }
+  }
+
+  async one<R extends pg.QueryResultRow = Record<string, any>>(text: string, values?: unknown[]): Promise<R | undefined> {
+    return (await this.query<R>(text, values))[0];
+  }
+
+  /** Runs fn in a transaction; commits if it returns, rolls back if it throws. */
+  async tx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.client();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** A dedicated connection (locks, COPY, snapshots); the caller releases it. */
+  async client(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw explainPgError(error, this.target);
+    }
+  }
+
+  /** A standalone client outside the pool, e.g. for another database on the same server. */
+  async standalone(target: PgTarget, applicationName = 'aj'): Promise<pg.Client> {
+    const client = new this.pgModule.Client(pgClientConfig(target, applicationName));
+    try {
+      await client.connect();
+    } catch (error) {
+      throw explainPgError(error, target);
+    }
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Turns connection failures into one line that says what to check. */
+export function explainPgError(error: unknown, target: PgTarget): Error {
+  const e = error as { code?: string; message?: string };
+  const where = `${target.host ?? 'localhost'}:${target.port ?? 5432}/${target.database ?? '(default)'}`;
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT') {
+    return new OperationError(`cannot reach PostgreSQL at ${where} (${e.code})`, 'check DATABASE_URL and that the server is running', { cause: error });
+  }
+  if (e.code === '28P01' || e.code === '28000') {
+    return new OperationError(`PostgreSQL refused the login for ${where}: ${e.message}`, 'check the user and password in DATABASE_URL', { cause: error });
+  }
+  if (e.code === '3D000') {
+    return new OperationError(`database does not exist: ${where}`, 'create it or fix DATABASE_URL', { cause: error });
+  }
+  if (e.message?.includes('timeout exceeded when trying to connect') || e.message?.includes('Connection terminated due to connection timeout')) {
+    return new OperationError(`timed out connecting to PostgreSQL at ${where}`, 'check DATABASE_URL and the network', { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,125 @@
+import type { Writable } from 'node:stream';
+import { UsageError } from './errors.js';
+
+export interface IOOptions {
+  quiet?: boolean;
+  verbose?: boolean;
+  color?: boolean;
+}
+
+/**
+ * Where output goes and how it looks. stdout carries data only; everything else goes to stderr.
+ * Prompts need stdin and stdout on a terminal; spinners need stderr on one and never run in CI.
+ */
+export class IO {
+  quiet = false;
+  verbose = false;
+  private colorFlag = true;
+
+  constructor(
+    readonly stdout: Writable & { isTTY?: boolean } = process.stdout,
+    readonly stderr: Writable & { isTTY?: boolean } = process.stderr,
+    readonly stdinIsTTY: boolean = Boolean(process.stdin.isTTY),
+    readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  configure(options: IOOptions): void {
+    this.quiet = Boolean(options.quiet);
+    this.verbose = Boolean(options.verbose) || this.env.AJ_DEBUG === '1';
+    this.colorFlag = options.color !== false;
+  }
+
+  get stdoutIsTTY(): boolean {
+    return Boolean(this.stdout.isTTY);
+  }
+
+  get stderrIsTTY(): boolean {
+    return Boolean(this.stderr.isTTY);
+  }
+
+  get isCI(): boolean {
+    return Boolean(this.env.CI) && this.env.CI !== 'false';
+  }
+
+  colorEnabled(stream: 'stdout' | 'stderr' = 'stdout'): boolean {
+    if (!this.colorFlag || this.env.NO_COLOR !== undefined || this.env.TERM === 'dumb') return false;
+    return stream === 'stdout' ? this.stdoutIsTTY : this.stderrIsTTY;
+  }
+
+  canPrompt(): boolean {
+    return this.stdinIsTTY && this.stdoutIsTTY && !this.isCI;
+  }
+
+  /** Live progress on stderr: only on a terminal, never in cron or CI, never with --quiet. */
+  showsProgress(): boolean {
+    return this.stderrIsTTY && !this.quiet && !this.isCI;
+  }
+
+  out(text: string): void {
+    this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  json(value: unknown): void {
+    this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Notices and warnings: stderr, silenced by --quiet. */
+  notice(text: string): void {
+    if (!this.quiet) this.stderr.write(`aj: ${text}\n`);
+  }
+
+  warn(text: string): void {
+    if (!this.quiet) this.stderr.write(`aj: warning: ${this.paint('yellow', text, 'stderr')}\n`);
+  }
+
+  error(text: string): void {
+    this.stderr.write(`aj: ${this.paint('red', text, 'stderr')}\n`);
+  }
+
+  debug(text: string): void {
+    if (this.verbose) this.stderr.write(`aj: debug: ${text}\n`);
+  }
+
+  paint(color: 'red' | 'green' | 'yellow' | 'dim' | 'bold', text: string, stream: 'stdout' | 'stderr' = 'stdout'): string {
+    if (!this.colorEnabled(stream)) return text;
+    const codes = { red: [31, 39], green: [32, 39], yellow: [33, 39], dim: [2, 22], bold: [1, 22] }[color];
+    return `\x1b[${codes[0]}m${text}\x1b[${codes[1]}m`;
+  }
+
+  /**
+   * Severe actions: confirmed on a terminal by typing the name, refused unattended without --yes.
+   */
+  async confirm(message: string, options: { yes?: boolean; typeToConfirm?: string; flag?: string }): Promise<void> {
+    if (options.yes) return;
+    if (!this.canPrompt()) {
+      throw new UsageError(`${message}: refusing without confirmation`, `pass ${options.flag ?? '--yes'} to run unattended`);
+    }
+    const clack = await import('@clack/prompts');
+    const answer = options.typeToConfirm
+      ? await clack.text({ message: `${message}. Type ${options.typeToConfirm} to confirm` })
+      : await clack.confirm({ message: `${message}?` });
+    const ok = options.typeToConfirm ? answer === options.typeToConfirm : answer === true;
+    if (clack.isCancel(answer) || !ok) throw new UsageError('cancelled', 'nothing was changed');
+  }
+
+  /** A one-line progress indicator on stderr; a no-op when progress is not shown. */
+  progress(label: string): Progress {
+    if (!this.showsProgress()) return { update() {}, done() {} };
+    let last = 0;
+    const write = (text: string) => this.stderr.write(`\r\x1b[2K${text}`);
+    return {
+      update: (detail: string) => {
+        const now = Date.now();
+        if (now - last < 100) return;
+        last = now;
+        write(`${label} ${detail}`);
+      },
+      done: () => write(''),
+    };
+  }
+}
+
+export interface Progress {
+  update(detail: string): void;
+  done(): void;
+}

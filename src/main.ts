@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { scrubSecrets } from './config/redact.js';
+import { Context } from './context.js';
+import { ExitCode, InterruptedError, describeError, exitCodeOf } from './errors.js';
+import { packageRoot } from './paths.js';
+
+/** Command groups, loaded only when invoked so `aj --help` stays fast. */
+const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(program: Command, ctx: Context): void }> }> = {
+  backup: { summary: 'back up the database to storage; list, restore and verify backups', load: () => import('../commands/backup.js') },
+  archive: { summary: 'archive quote and invoice PDFs, never overwritten; verify them', load: () => import('../commands/archive.js') },
+  mail: { summary: 'send mail with the company BCC; message history and retries', load: () => import('../commands/mail.js') },
+  reminders: { summary: 'unpaid-invoice and unsigned-quote reminders, quote expiry', load: () => import('../commands/reminders.js') },
+  import: { summary: 'import clients and chantiers from CSV files', load: () => import('../commands/import.js') },
+  db: { summary: 'database migrations', load: () => import('../commands/db.js') },
+  config: { summary: 'show the effective configuration (secrets redacted)', load: () => import('../commands/config.js') },
+  doctor: { summary: 'check config, database, tools, storage and mail', load: () => import('../commands/doctor.js') },
+};
+
+export function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Runs aj with argv and returns the exit code; never calls process.exit itself. */
+export async function run(argv: string[], ctx = new Context()): Promise<number> {
+  const { Command, CommanderError } = await import('commander');
+  const program = new Command('aj')
+    .description('Art et Jardin administrative toolkit')
+    .version(version(), '-V, --version')
+    .option('--config <path>', 'JSON config file (default: $AJ_CONFIG)')
+    .option('--env-file <path>', '.env file to read (default: ./.env when present)')
+    .option('-q, --quiet', 'no notices, warnings or progress on stderr')
+    .option('-v, --verbose', 'stack traces and debug output (also AJ_DEBUG=1)')
+    .option('--no-color', 'no colours (also NO_COLOR or TERM=dumb)')
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) => write(`aj: ${s.trim().replace(/^error: /, '')} (see --help)\n`),
+    })
+    .addHelpText('after', EXIT_CODES_HELP)
+    .hook('preAction', (_this, action) => {
+      const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean }>();
+      ctx.globals = globals;
+      ctx.io.configure(globals);
+      if (typeof action.opts().json === 'boolean' && action.opts().json) ctx.io.quiet = ctx.io.quiet || !ctx.io.stderrIsTTY;
+    });
+
+  const invoked = invokedGroup(argv.slice(2));
+  for (const [name, group] of Object.entries(GROUPS)) {
+    if (name === invoked) (await group.load()).register(program, ctx);
+    else program.command(name).description(group.summary);
+  }
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (ctx.signal.aborted) process.exit(ExitCode.interrupted);
+    ctx.io.stderr.write(`\naj: ${signal} received, stopping cleanly (again to force)\n`);
+    ctx.abort.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await program.parseAsync(argv);
+    return ctx.signal.aborted ? ExitCode.interrupted : ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) return ExitCode.ok;
+      // Usage mistakes: commander has already printed its one line.
+      return ExitCode.usage;
+    }
+    reportError(ctx, error);
+    return ctx.signal.aborted ? ExitCode.interrupted : exitCodeOf(error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await ctx.close();
+  }
+}
+
+function reportError(ctx: Context, error: unknown): void {
+  let scrub = (text: string) => text;
+  try {
+    const config = ctx.config();
+    scrub = (text) => scrubSecrets(text, config);
+  } catch {
+    // The config itself is what failed; its error text names settings, never their secret values.
+  }
+  ctx.io.error(scrub(describeError(error)));
+  if (ctx.io.verbose && error instanceof Error && error.stack) ctx.io.stderr.write(`${scrub(error.stack)}\n`);
+}
+
+
+function invokedGroup(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    if (arg === '--config' || arg === '--env-file') i += 1;
+    else if (!arg.startsWith('-')) return arg === 'help' ? args[i + 1] : arg;
+  }
+  return undefined;
+}
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0    success
+  1    the operation failed
+  2    usage error (unknown flag, bad argument, confirmation refused)
+  3    configuration error
+  4    verification found problems (checksum, restore, archive, import rows)
+  75   another run of the same job holds the lock
+  130  interrupted (SIGINT/SIGTERM)
+`;

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Context, StoreName } from '../context.js';
+import { describeError } from '../errors.js';
+import { sha256Of } from '../storage/hashing.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  hint?: string;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  checks: Check[];
+}
+
+const ok = (name: string, detail: string): Check => ({ name, status: 'ok', detail });
+const fail = (name: string, error: unknown, hint?: string): Check => ({ name, status: 'fail', detail: describeError(error), hint });
+
+/** Runs every check; a failing one never stops the others. */
+export async function runDoctor(ctx: Context): Promise<DoctorReport> {
+  const checks: Check[] = [nodeCheck()];
+  try {
+    ctx.config();
+    checks.push(ok('config', 'valid'));
+  } catch (error) {
+    checks.push(fail('config', error, 'fix the settings named above'));
+    return { ok: false, checks };
+  }
+  const serverMajor = await databaseChecks(ctx, checks);
+  for (const tool of ['pg_dump', 'pg_restore'] as const) checks.push(await toolCheck(ctx, tool, serverMajor));
+  for (const name of ['backup', 'archive'] as const) checks.push(await storageCheck(ctx, name));
+  checks.push(await mailCheck(ctx));
+  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}
+
+function nodeCheck(): Check {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 22) {
+    return { name: 'node', status: 'warn', detail: `Node ${process.versions.node}`, hint: 'supported, but use Node 22 or 24 LTS on servers: the AWS SDK drops Node 20 in 2027' };
+  }
+  return ok('node', `Node ${process.versions.node}`);
+}
+
+async function databaseChecks(ctx: Context, checks: Check[]): Promise<number | undefined> {
+  let serverMajor: number | undefined;
+  try {
+    const db = await ctx.db({ migrate: false });
+    const row = await db.one<{ v: string; n: string; d: string }>(`SELECT version() AS v, current_setting('server_version_num') AS n, current_database() AS d`);
+    serverMajor = Math.floor(Number(row!.n) / 10000);
+    checks.push(ok('database', `${row!.d} on PostgreSQL ${serverMajor}`));
+    const { migrationStatus } = await import('../db/migrate.js');
+    const status = await migrationStatus(db);
+    const changed = status.filter((m) => m.state === 'changed');
+    const pending = status.filter((m) => m.state === 'pending');
+    if (changed.length > 0) checks.push({ name: 'migrations', status: 'fail', detail: `changed after being applied: ${changed.map((m) => m.version).join(', ')}`, hint: 'restore the original migration files' });
+    else if (pending.length > 0) checks.push({ name: 'migrations', status: 'warn', detail: `${pending.length} pending`, hint: 'run `aj db migrate` (commands also apply them on first use)' });
+    else checks.push(ok('migrations', `${status.length} applied`));
+  } catch (error) {
+    checks.push(fail('database', error, 'check DATABASE_URL'));
+  }
+  return serverMajor;
+}
+
+async function toolCheck(ctx: Context, tool: 'pg_dump' | 'pg_restore', serverMajor: number | undefined): Promise<Check> {
+  try {
+    const { pgToolVersion } = await import('../db/pg-tools.js');
+    const found = await pgToolVersion(tool, ctx.config());
+    if (serverMajor !== undefined && found.major < serverMajor) {
+      return { name: tool, status: 'fail', detail: `${found.path} is version ${found.major}, the server is ${serverMajor}`, hint: `install postgresql-client-${serverMajor} or set PG_BIN_DIR` };
+    }
+    return ok(tool, `${found.path} (${found.version})`);
+  } catch (error) {
+    return fail(tool, error);
+  }
+}
+
+/** Puts, heads, reads back and deletes a small probe object. */
+async function storageCheck(ctx: Context, name: StoreName): Promise<Check> {
+  const check = `${name} storage`;
+  try {
+    const store = await ctx.store(name);
+    const key = `.aj-doctor/probe-${randomBytes(6).toString('hex')}`;
+    const body = Buffer.from(`aj doctor probe ${new Date().toISOString()}\n`);
+    const put = await store.put(key, Readable.from([body]), { size: body.length });
+    try {
+      const head = await store.head(key);
+      if (!head || head.size !== body.length) throw new Error('probe object not found after writing it');
+      const back = await sha256Of(await store.get(key));
+      if (back.sha256 !== put.sha256) throw new Error('probe object read back differs from what was written');
+    } finally {
+      await store.delete(key);
+    }
+    const warning = store.kind === 'file' && !(name === 'backup' ? ctx.config().backupLocation : ctx.config().archiveLocation);
+    return warning
+      ? { name: check, status: 'warn', detail: `${store.url} (writable)`, hint: `local storage is not off-site: set ${name === 'backup' ? 'BACKUP_BUCKET' : 'ARCHIVE_BUCKET'}` }
+      : ok(check, `${store.url} (writable)`);
+  } catch (error) {
+    return fail(check, error, `check ${name === 'backup' ? 'BACKUP_BUCKET' : 'ARCHIVE_BUCKET'} and the S3 settings`);
+  }
+}
+
+async function mailCheck(ctx: Context): Promise<Check> {
+  try {
+    const transport = await ctx.mailer();
+    await transport.verify();
+    if (transport.kind === 'outbox') return { name: 'mail', status: 'warn', detail: transport.description, hint: 'set SMTP_URL to deliver mail' };
+    return ok('mail', `${transport.description} accepts connections`);
+  } catch (error) {
+    return fail('mail', error, 'check SMTP_URL');
+  }
+}

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { VerificationError } from '../errors.js';
+import type { PutOptions } from './store.js';
+
+/** A pass-through that counts bytes and computes SHA-256 and MD5 of what flows through. */
+export class HashingStream extends Transform {
+  private readonly sha = createHash('sha256');
+  private readonly md5Hash = createHash('md5');
+  bytes = 0;
+  sha256 = '';
+  md5 = '';
+
+  constructor(
+    private readonly beforeEnd?: () => Promise<void>,
+    private readonly onProgress?: (bytes: number) => void,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.sha.update(chunk);
+    this.md5Hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onProgress?.(this.bytes);
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const finish = () => {
+      this.sha256 = this.sha.digest('hex');
+      this.md5 = this.md5Hash.digest('hex');
+      done();
+    };
+    if (!this.beforeEnd) return finish();
+    this.beforeEnd().then(finish, (error: Error) => done(error));
+  }
+}
+
+export async function sha256Of(stream: AsyncIterable<Buffer>): Promise<{ sha256: string; md5: string; size: number }> {
+  const sha = createHash('sha256');
+  const md5 = createHash('md5');
+  let size = 0;
+  for await (const chunk of stream) {
+    sha.update(chunk);
+    md5.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
+}
+
+/** The streamed bytes must match what the caller said it was sending. */
+export function checkExpected(key: string, hashing: HashingStream, options: PutOptions): void {
+  if (options.size !== undefined && options.size !== hashing.bytes) {
+    throw new VerificationError(`${key}: expected ${options.size} bytes, read ${hashing.bytes}`, 'the source changed while it was stored');
+  }
+  if (options.sha256 && options.sha256 !== hashing.sha256) {
+    throw new VerificationError(`${key}: SHA-256 of the data differs from the expected one`, 'the source changed while it was stored');
+  }
+}
+

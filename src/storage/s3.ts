@@ -1,0 +1,193 @@
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Config } from '../config/schema.js';
+import { OperationError, VerificationError } from '../errors.js';
+import { HashingStream, checkExpected } from './hashing.js';
+import { assertSafeKey } from './location.js';
+import { type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA } from './store.js';
+
+// Objects up to this size with a known length go in one PutObject (with Content-MD5 when known).
+const SINGLE_PUT_LIMIT = 64 * 1024 * 1024;
+const PART_SIZE = 8 * 1024 * 1024;
+const PART_QUEUE = 4;
+
+export function createS3Client(config: Config): S3Client {
+  const endpoint = config.s3Endpoint;
+  const isAws = !endpoint || /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/.test(new URL(endpoint).host);
+  const forcePathStyle = config.s3PathStyle === 'auto' ? !isAws : config.s3PathStyle === 'true';
+  return new S3Client({
+    region: config.s3Region,
+    endpoint,
+    forcePathStyle,
+    credentials: config.s3AccessKeyId && config.s3SecretAccessKey
+      ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey, sessionToken: config.s3SessionToken }
+      : undefined,
+    // Since v3.729 the SDK sends CRC32 trailers in aws-chunked framing by default; many
+    // S3-compatible servers reject it or store the framing inside the object. Only when required.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+  });
+}
+
+export class S3Store implements ObjectStore {
+  readonly kind = 's3' as const;
+  readonly url: string;
+  private bulkDeleteRefused = false;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+  ) {
+    this.url = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
+  }
+
+  private fullKey(key: string): string {
+    assertSafeKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    const Key = this.fullKey(key);
+    const hashing = new HashingStream(options.beforeEnd, options.onProgress);
+    const source = body.pipe(hashing);
+    body.once('error', (error) => hashing.destroy(error));
+    const Metadata = { ...options.metadata, ...(options.sha256 ? { [SHA256_METADATA]: options.sha256 } : {}) };
+    const params = { Bucket: this.bucket, Key, ContentType: options.contentType ?? 'application/octet-stream', Metadata };
+    try {
+      if (options.size !== undefined && options.size <= SINGLE_PUT_LIMIT) {
+        await this.client.send(new PutObjectCommand({
+          ...params,
+          Body: source,
+          ContentLength: options.size,
+          ContentMD5: options.md5 ? Buffer.from(options.md5, 'hex').toString('base64') : undefined,
+          IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+        }), { abortSignal: options.signal });
+      } else {
+        const upload = new Upload({ client: this.client, params: { ...params, Body: source }, partSize: PART_SIZE, queueSize: PART_QUEUE, leavePartsOnError: false });
+        const abort = () => void upload.abort().catch(() => undefined);
+        options.signal?.addEventListener('abort', abort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          options.signal?.removeEventListener('abort', abort);
+        }
+      }
+    } catch (error) {
+      hashing.destroy();
+      body.destroy();
+      throw this.explain(error, 'upload', key);
+    }
+    checkExpected(key, hashing, options);
+    await this.checkStored(key, hashing, options);
+    return { key, size: hashing.bytes, sha256: hashing.sha256, md5: hashing.md5 };
+  }
+
+  /** After every put: the server must hold exactly what was streamed. */
+  private async checkStored(key: string, hashing: HashingStream, options: PutOptions): Promise<void> {
+    const info = await this.head(key);
+    const problem = !info
+      ? 'is missing after upload'
+      : info.size !== hashing.bytes
+        ? `has ${info.size} bytes where ${hashing.bytes} were sent`
+        : options.sha256 && info.metadata[SHA256_METADATA] !== hashing.sha256
+          ? 'has a different SHA-256 in its metadata'
+          : undefined;
+    if (!problem) return;
+    if (info && !options.ifNoneMatch) await this.delete(key).catch(() => undefined);
+    throw new VerificationError(`${this.url}/${key} ${problem}`, 'the storage server altered the upload; check S3_ENDPOINT and its checksum support');
+  }
+
+  async get(key: string, options: { signal?: AbortSignal } = {}): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
+      return out.Body as Readable;
+    } catch (error) {
+      throw this.explain(error, 'download', key);
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified, etag: out.ETag?.replace(/"/g, ''), metadata: out.Metadata ?? {} };
+    } catch (error) {
+      const status = (error as S3ServiceException).$metadata?.httpStatusCode;
+      if (status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return undefined;
+      throw this.explain(error, 'inspect', key);
+    }
+  }
+
+  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+    const base = this.prefix ? `${this.prefix}/` : '';
+    let ContinuationToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken, MaxKeys: 1000 }));
+      } catch (error) {
+        throw this.explain(error, 'list', prefix);
+      }
+      for (const item of page.Contents ?? []) {
+        yield { key: item.Key!.slice(base.length), size: item.Size ?? 0, lastModified: item.LastModified, etag: item.ETag?.replace(/"/g, ''), metadata: {} };
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+    } catch (error) {
+      throw this.explain(error, 'delete', key);
+    }
+  }
+
+  /** DeleteObjects in batches of 1000; single deletes where a server refuses the bulk call. */
+  async deleteMany(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      if (!this.bulkDeleteRefused) {
+        try {
+          const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.fullKey(k) })), Quiet: true } }));
+          if (out.Errors?.length) throw new OperationError(`could not delete ${out.Errors.length} objects: ${out.Errors[0]?.Message}`, 'check the storage permissions');
+          continue;
+        } catch (error) {
+          if (error instanceof OperationError) throw error;
+          this.bulkDeleteRefused = true;
+        }
+      }
+      for (const key of batch) await this.delete(key);
+    }
+  }
+
+  private explain(error: unknown, action: string, key: string): Error {
+    if (error instanceof OperationError || error instanceof VerificationError) return error;
+    const e = error as S3ServiceException & { code?: string };
+    const name = e.name ?? '';
+    const where = `${this.url}/${key}`;
+    if (name === 'AbortError') return error as Error;
+    if (name === 'NoSuchBucket') return new OperationError(`bucket ${this.bucket} does not exist`, 'create it or fix the bucket setting', { cause: error });
+    if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'CredentialsProviderError'].includes(name)) {
+      return new OperationError(`S3 refused access to ${where} (${name})`, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy', { cause: error });
+    }
+    if (name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return new OperationError(`object not found: ${where}`, 'check the key', { cause: error });
+    if (name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) return new OperationError(`object already exists: ${where}`, 'objects here are never overwritten', { cause: error });
+    const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'EPIPE') {
+      return new OperationError(`cannot ${action} ${where}: storage unreachable (${code})`, 'check S3_ENDPOINT and the network', { cause: error });
+    }
+    return new OperationError(`cannot ${action} ${where}: ${e.message || name}`, 'check the storage server and its logs', { cause: error });
+  }
+}

@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream';
+
+/** What every storage driver offers; keys are relative to the location's prefix. */
+export interface ObjectStore {
+  /** s3://bucket/prefix or file:///path, for messages and history rows. */
+  readonly url: string;
+  readonly kind: 's3' | 'file';
+  put(key: string, body: Readable, options?: PutOptions): Promise<PutResult>;
+  get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
+  /** undefined when the object does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  list(prefix?: string): AsyncIterable<ObjectInfo>;
+  delete(key: string): Promise<void>;
+  deleteMany(keys: string[]): Promise<void>;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Exact size when known; streams of unknown length go multipart. */
+  size?: number;
+  /** Known SHA-256 (hex): stored in the object's metadata and checked against what was streamed. */
+  sha256?: string;
+  /** Known MD5 (hex): sent as Content-MD5 so the server rejects a damaged upload. */
+  md5?: string;
+  metadata?: Record<string, string>;
+  /** Refuse to replace an existing object. */
+  ifNoneMatch?: boolean;
+  /**
+   * Awaited before the last byte is handed to the storage: a producer (pg_dump) whose exit
+   * status is bad rejects here, which aborts the upload instead of completing a truncated object.
+   */
+  beforeEnd?: () => Promise<void>;
+  signal?: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface PutResult {
+  key: string;
+  size: number;
+  sha256: string;
+  md5: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified?: Date;
+  etag?: string;
+  metadata: Record<string, string>;
+}
+
+/** Metadata key under which the SHA-256 of the content is stored. */
+export const SHA256_METADATA = 'aj-sha256';
