@@ -1,0 +1,37 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Options, type ResultPromise, execa } from 'execa';
+
+export const AJ_BIN = fileURLToPath(new URL('../../bin/aj', import.meta.url));
+
+/** Variables from the developer's shell that would leak into a test of aj's config. */
+const INHERITED_CONFIG = /^(DATABASE_URL|AJ_|BACKUP_|ARCHIVE_|S3_|AWS_|SMTP_|MAIL_|COMPANY_|ALERT_|AUTO_SEND|REMINDER_|PG[A-Z]+$|NO_COLOR|CI$)/;
+
+export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!INHERITED_CONFIG.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+export function scratchDir(label = 'cwd'): string {
+  return mkdtempSync(join(tmpdir(), `aj-${label}-`));
+}
+
+/**
+ * Spawns the built bin/aj as a user would, with only the given configuration in its
+ * environment, in a scratch working directory (so no stray .env is read). Never throws on exit codes.
+ */
+export function aj(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; input?: string } & Partial<Options> = {}): ResultPromise<{ reject: false }> {
+  const { env, cwd, input, ...rest } = options;
+  return execa(process.execPath, [AJ_BIN, ...args], {
+    env: cleanEnv(env),
+    extendEnv: false,
+    cwd: cwd ?? scratchDir(),
+    input,
+    stdin: input === undefined ? 'ignore' : undefined,
+    reject: false,
+    ...rest,
+  } as Options) as ResultPromise<{ reject: false }>;
+}

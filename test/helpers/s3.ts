@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface S3Server {
+  endpoint: string;
+  port: number;
+  directory: string;
+  /** Environment that points aj at this server. */
+  env(bucket: string, prefix?: string): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const SCRIPT = fileURLToPath(new URL('./s3rver-process.cjs', import.meta.url));
+export const TEST_BUCKETS = ['aj-backups', 'aj-archive', 'aj-test'];
+
+/** A real S3 API server (s3rver) on loopback, in its own process, with fresh storage. */
+export async function startS3Server(buckets = TEST_BUCKETS): Promise<S3Server> {
+  const directory = await mkdtemp(join(tmpdir(), 'aj-s3rver-'));
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', SCRIPT, directory, ...buckets], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /^(\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.stderr!.on('data', (d) => (err += d));
+    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${err}`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    port,
+    directory,
+    env: (bucket, prefix) => s3Env(endpoint, bucket, prefix),
+    async stop() {
+      await stopChild(child);
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export function s3Env(endpoint: string, bucket: string, prefix?: string): Record<string, string> {
+  return {
+    S3_ENDPOINT: endpoint,
+    S3_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    BACKUP_BUCKET: `s3://${bucket}${prefix ? `/${prefix}` : ''}`,
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+export type FaultMode =
+  | { kind: 'pass' }
+  /** Cut the connection after this many bytes of a request body have gone upstream. */
+  | { kind: 'cut-request'; afterBytes: number }
+  /** Answer every request with this HTTP status. */
+  | { kind: 'status'; status: 500 | 503 }
+  /** Flip one byte of response bodies at this offset (counted over the whole response). */
+  | { kind: 'flip-response-byte'; offset: number }
+  /** Refuse connections outright. */
+  | { kind: 'down' };
+
+/**
+ * A loopback TCP proxy in front of the S3 server that misbehaves on cue, so tests can
+ * see what aj does when storage dies mid-upload, errors out, or corrupts data.
+ */
+export class FaultProxy {
+  mode: FaultMode = { kind: 'pass' };
+  private server = net.createServer((socket) => this.handle(socket));
+  private sockets = new Set<net.Socket>();
+  port = 0;
+
+  constructor(private readonly upstreamPort: number) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(client: net.Socket): void {
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    const mode = this.mode;
+    if (mode.kind === 'down') return void client.destroy();
+    if (mode.kind === 'status') {
+      client.once('data', () => {
+        const body = `<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected ${mode.status}</Message></Error>`;
+        client.end(`HTTP/1.1 ${mode.status} Injected\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      });
+      return;
+    }
+    const upstream = net.connect(this.upstreamPort, '127.0.0.1');
+    this.sockets.add(upstream);
+    upstream.on('close', () => this.sockets.delete(upstream));
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    let sent = 0;
+    client.on('data', (chunk: Buffer) => {
+      if (mode.kind === 'cut-request') {
+        sent += chunk.length;
+        if (sent > mode.afterBytes) {
+          client.destroy();
+          upstream.destroy();
+          return;
+        }
+      }
+      upstream.write(chunk);
+    });
+    client.on('end', () => upstream.end());
+    let received = 0;
+    let bodyStart = -1;
+    upstream.on('data', (chunk: Buffer) => {
+      if (mode.kind === 'flip-response-byte') {
+        const copy = Buffer.from(chunk);
+        if (bodyStart < 0) {
+          const headerEnd = copy.indexOf('\r\n\r\n');
+          if (headerEnd >= 0) bodyStart = received + headerEnd + 4;
+        }
+        const target = bodyStart >= 0 ? bodyStart + mode.offset - received : -1;
+        if (target >= 0 && target < copy.length) copy[target] = copy[target]! ^ 0xff;
+        received += chunk.length;
+        client.write(copy);
+        return;
+      }
+      client.write(chunk);
+    });
+    upstream.on('end', () => client.end());
+  }
+}
