@@ -31,6 +31,8 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
   ];
   const raw: Record<string, unknown> = {};
   const origins = {} as Record<SettingName, Origin>;
+  // The variable actually read, so an error names what the user wrote (AWS_REGION, not S3_REGION).
+  const sourceNames: Partial<Record<SettingName, string>> = {};
   for (const [name, setting] of Object.entries(settings) as Array<[SettingName, (typeof settings)[SettingName]]>) {
     origins[name] = 'default';
     const flag = sources.flags?.[name];
@@ -44,6 +46,7 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
       if (envName) {
         raw[name] = layer[envName];
         origins[name] = origin;
+        sourceNames[name] = envName;
         break;
       }
     }
@@ -53,7 +56,7 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]) as SettingName;
-      return `${settings[name]?.env[0] ?? name}: ${issue.message}`;
+      return `${sourceNames[name] ?? settings[name]?.env[0] ?? name}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, 'fix these values in the environment, .env or the config file');
   }

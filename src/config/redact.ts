@@ -2,9 +2,14 @@ import { type Config, type SettingName, settings } from './schema.js';
 
 const MASK = '****';
 
-/** Hides the password of any URL-looking string (`postgres://u:secret@h` -> `postgres://u:****@h`). */
+/**
+ * Hides the password of any URL-looking string (`postgres://u:secret@h` -> `postgres://u:****@h`),
+ * including libpq's `?password=` / `?sslpassword=` query parameters, which DATABASE_URL accepts.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/\s]+)(@)/gi, `$1${MASK}$3`);
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@/\s]+)(@)/gi, `$1${MASK}$3`)
+    .replace(/([?&](?:ssl)?password=)([^&#\s]+)/gi, `$1${MASK}`);
 }
 
 /** The effective config, safe to print: secrets masked, URL passwords hidden. */
@@ -39,7 +44,7 @@ export function scrubSecrets(text: string, config: Config | undefined): string {
 function passwordOf(url: string): string | undefined {
   try {
     const parsed = new URL(url);
-    return parsed.password ? decodeURIComponent(parsed.password) : undefined;
+    return parsed.password ? decodeURIComponent(parsed.password) : (parsed.searchParams.get('password') ?? undefined);
   } catch {
     return undefined;
   }
