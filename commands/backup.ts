@@ -1,14 +1,166 @@
-import type { Command } from 'commander';
-import { OperationError } from '../src/errors.js';
+import { Option, type Command } from 'commander';
 import type { Context } from '../src/context.js';
+import { VerificationError } from '../src/errors.js';
+import { formatBytes, formatDuration, formatTime, renderTable } from '../src/render.js';
+import { isoDate, positiveInteger } from './shared/parse.js';
 
-export function register(program: Command, _ctx: Context): void {
-  program
-    .command('backup')
-    .description('not implemented yet')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new OperationError('aj backup is not implemented yet', 'see the open issues');
+const EXIT_STATUS = `
+Exit status: 0 ok, 1 failed, 2 usage error, 3 configuration error, 4 verification failed,
+75 another backup job holds the lock, 130 interrupted.
+`;
+
+export function register(program: Command, ctx: Context): void {
+  const backup = program.command('backup').description('back up the database to storage; list, restore and verify backups');
+
+  backup
+    .command('run')
+    .description('stream pg_dump to storage with a manifest and checksums, then apply retention')
+    .option('--no-retention', 'keep every old backup this time')
+    .option('--wait', 'wait for a running backup to finish instead of exiting 75')
+    .option('--json', 'print the history record as JSON')
+    .addHelpText('after', `\nExamples:\n  aj backup run\n  aj backup run --json | jq .sha256\n  BACKUP_ENABLED=false aj backup run   # no-op, exit 0\n${EXIT_STATUS}`)
+    .action(async (opts: { retention: boolean; wait?: boolean; json?: boolean }) => {
+      const { runBackup } = await import('../src/backup/run.js');
+      const progress = ctx.io.progress('backing up');
+      const started = Date.now();
+      const result = await runBackup(ctx, {
+        retention: opts.retention,
+        wait: Boolean(opts.wait),
+        onProgress: (bytes) => progress.update(`${formatBytes(bytes)} (${formatBytes(Math.round(bytes / Math.max(0.001, (Date.now() - started) / 1000)))}/s)`),
+      }).finally(() => progress.done());
+      if (result.disabled) {
+        ctx.io.notice('backups disabled (BACKUP_ENABLED=false)');
+        if (opts.json) ctx.io.json({ disabled: true });
+        return;
+      }
+      if (result.interruptedClosed > 0) ctx.io.warn(`${result.interruptedClosed} earlier run(s) had been interrupted; marked failed`);
+      const { record, prune } = result;
+      if (opts.json) return ctx.io.json({ ...record, pruned: prune?.removed.map((r) => r.id) ?? [] });
+      ctx.io.out(`backup ${record.id} succeeded: ${record.storage_url}/${record.object_key} (${formatBytes(record.size_bytes)}, ${record.total_rows} rows, sha256 ${record.sha256!.slice(0, 12)}, ${formatDuration(record.duration_ms)})`);
+      if (prune && prune.removed.length > 0) ctx.io.notice(`retention removed ${prune.removed.length} old backup(s): ${prune.removed.map((r) => r.id).join(', ')}`);
+    });
+
+  backup
+    .command('list')
+    .description('backup history, newest first')
+    .addOption(new Option('--status <status>', 'only this status').choices(['running', 'succeeded', 'failed', 'deleted']))
+    .option('--limit <n>', 'at most this many rows', positiveInteger, 50)
+    .option('--since <date>', 'only backups started on or after this date', isoDate)
+    .option('--remote', 'reconcile with storage: flag missing objects and objects with no history')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `\nExamples:\n  aj backup list\n  aj backup list --status failed --since 2026-11-01\n  aj backup list --remote --json\n${EXIT_STATUS}  With --remote, exit 4 when storage and history disagree.\n`)
+    .action(async (opts: { status?: string; limit: number; since?: Date; remote?: boolean; json?: boolean }) => {
+      const { listBackupRuns } = await import('../src/backup/list.js');
+      const result = await listBackupRuns(ctx, { status: opts.status, limit: opts.limit, since: opts.since, remote: Boolean(opts.remote) });
+      if (opts.json) ctx.io.json(result);
+      else {
+        await renderTable(ctx.io, result.backups, [
+          { header: 'id', value: (r) => r.id },
+          { header: 'started', value: (r) => formatTime(r.started_at) },
+          { header: 'status', value: (r) => r.status + (r.verify_ok === false ? ' (verify failed)' : r.verify_ok ? ' (verified)' : '') },
+          { header: 'size', value: (r) => formatBytes(r.size_bytes) },
+          { header: 'duration', value: (r) => formatDuration(r.duration_ms) },
+          { header: 'sha256', value: (r) => r.sha256?.slice(0, 12) },
+          { header: 'key', value: (r) => r.object_key ?? r.error },
+        ], 'no backups yet: run `aj backup run`');
+        for (const m of result.remote?.missing ?? []) ctx.io.error(`backup ${m.id}: object missing from storage: ${m.key}`);
+        for (const u of result.remote?.unknown ?? []) ctx.io.error(`object with no history row: ${u.key} (${formatBytes(u.size)})`);
+      }
+      const remote = result.remote;
+      if (remote && remote.missing.length + remote.unknown.length > 0) {
+        throw new VerificationError(`storage and history disagree: ${remote.missing.length} missing, ${remote.unknown.length} unknown`, 'investigate before retention or restores rely on them');
+      }
+    });
+
+  backup
+    .command('restore')
+    .description('restore a backup into a database, after proving its checksum')
+    .argument('<backup>', 'backup id, or latest')
+    .addOption(new Option('--target-url <url>', 'database to restore into (prefer a URL without password + PGPASSFILE, or this env var)').env('AJ_RESTORE_TARGET_URL'))
+    .option('--force', 'allow restoring over the configured DATABASE_URL database')
+    .option('-y, --yes', 'do not ask for confirmation (required when not interactive)')
+    .option('--create', 'create the target database (fails if it exists, unless --clean)')
+    .option('--clean', 'drop objects of the dump that exist in the target before restoring them')
+    .option('--jobs <n>', 'parallel pg_restore jobs', positiveInteger, 1)
+    .option('--with-owner', 'keep object owners and privileges (default: --no-owner --no-acl)')
+    .option('--with-globals', 'also restore roles saved beside the dump')
+    .option('--verify', 'compare row counts of every table with the manifest; exit 4 on any difference')
+    .option('--identity <file>', 'age identity file for encrypted backups (default: BACKUP_AGE_IDENTITY_FILE)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n\nNon-interactive usage: restoring over production needs --force --yes.\n${EXIT_STATUS}`)
+    .action(async (ref: string, opts: { targetUrl?: string; force?: boolean; yes?: boolean; create?: boolean; clean?: boolean; jobs: number; withOwner?: boolean; withGlobals?: boolean; verify?: boolean; identity?: string; json?: boolean }) => {
+      const { restoreBackup, assertVerified } = await import('../src/backup/restore.js');
+      const progress = ctx.io.progress('downloading');
+      const result = await restoreBackup(ctx, {
+        ref, targetUrl: opts.targetUrl, force: Boolean(opts.force), yes: Boolean(opts.yes), create: Boolean(opts.create), clean: Boolean(opts.clean),
+        jobs: opts.jobs, withOwner: Boolean(opts.withOwner), withGlobals: Boolean(opts.withGlobals), verify: Boolean(opts.verify), identityFile: opts.identity,
+        onProgress: (bytes) => progress.update(formatBytes(bytes)),
+      }).finally(() => progress.done());
+      if (opts.json) ctx.io.json({ ok: result.differences.length === 0, ...result });
+      else {
+        ctx.io.out(`restored backup ${result.backupId} into ${result.database}${result.created ? ' (created)' : ''} in ${formatDuration(result.durationMs)}`);
+        if (result.verified && result.differences.length === 0) ctx.io.out(`verified: row counts of ${result.tablesChecked} tables match the manifest`);
+        if (result.differences.length > 0) {
+          await renderTable(ctx.io, result.differences, [
+            { header: 'table', value: (d) => d.table },
+            { header: 'manifest rows', value: (d) => d.expected ?? 'absent' },
+            { header: 'restored rows', value: (d) => d.actual ?? 'absent' },
+          ]);
+        }
+      }
+      assertVerified(result);
+    });
+
+  backup
+    .command('verify')
+    .description('re-read backups from storage: size, SHA-256, decryption, pg_restore --list')
+    .argument('[backup]', 'backup id, or latest', 'latest')
+    .option('--all', 'verify every succeeded backup')
+    .option('--identity <file>', 'age identity file, to check that encrypted backups decrypt')
+    .option('--wait', 'wait for a running verification instead of exiting 75')
+    .option('--json', 'print the outcomes as JSON')
+    .addHelpText('after', `\nExamples:\n  aj backup verify\n  aj backup verify 42\n  aj backup verify --all --json\n${EXIT_STATUS}`)
+    .action(async (ref: string, opts: { all?: boolean; identity?: string; wait?: boolean; json?: boolean }) => {
+      const { verifyBackups } = await import('../src/backup/verify.js');
+      const outcomes = await verifyBackups(ctx, { ref, all: Boolean(opts.all), identityFile: opts.identity, wait: Boolean(opts.wait) });
+      if (opts.json) ctx.io.json(outcomes);
+      else {
+        await renderTable(ctx.io, outcomes, [
+          { header: 'id', value: (o) => o.id },
+          { header: 'result', value: (o) => (o.ok ? ctx.io.paint('green', 'ok') : ctx.io.paint('red', 'FAILED')) },
+          { header: 'checked', value: (o) => o.checked.join(', ') },
+          { header: 'problem', value: (o) => o.error },
+        ], 'no succeeded backups to verify');
+      }
+      const failed = outcomes.filter((o) => !o.ok);
+      if (failed.length > 0) throw new VerificationError(`${failed.length} backup(s) failed verification: ${failed.map((o) => o.id).join(', ')}`, 'do not rely on them; run a new backup and check the storage');
+    });
+
+  backup
+    .command('prune')
+    .description(`delete backups past BACKUP_RETENTION_DAYS, keeping BACKUP_KEEP_MIN newest and the newest verified`)
+    .option('--dry-run', 'show what would be deleted')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', `\nExamples:\n  aj backup prune --dry-run\n  aj backup prune --yes\n${EXIT_STATUS}`)
+    .action(async (opts: { dryRun?: boolean; yes?: boolean; json?: boolean }) => {
+      const { pruneBackups } = await import('../src/backup/prune.js');
+      const { acquireJobLock } = await import('../src/db/job-lock.js');
+      const db = await ctx.db();
+      const lock = await acquireJobLock(db, 'backup', { signal: ctx.signal });
+      try {
+        const store = await ctx.store('backup');
+        const plan = await pruneBackups(ctx, db, store, { dryRun: true });
+        if (!opts.dryRun && plan.removed.length > 0) await ctx.io.confirm(`Delete ${plan.removed.length} backup(s) from ${store.url}`, { yes: opts.yes });
+        const result = opts.dryRun ? plan : await pruneBackups(ctx, db, store, { dryRun: false });
+        if (opts.json) return ctx.io.json({ dryRun: result.dryRun, removed: result.removed.map((r) => ({ id: r.id, key: r.object_key, started_at: r.started_at })), kept: result.kept });
+        await renderTable(ctx.io, result.removed, [
+          { header: result.dryRun ? 'would delete' : 'deleted', value: (r) => r.id },
+          { header: 'started', value: (r) => formatTime(r.started_at) },
+          { header: 'key', value: (r) => r.object_key },
+        ], 'nothing to prune');
+      } finally {
+        await lock.release();
+      }
     });
 }

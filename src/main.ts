@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { scrubSecrets } from './config/redact.js';
 import { Context } from './context.js';
 import { ExitCode, InterruptedError, describeError, exitCodeOf } from './errors.js';
-import { packageRoot } from './paths.js';
+import { version } from './version.js';
 
 /** Command groups, loaded only when invoked so `aj --help` stays fast. */
 const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(program: Command, ctx: Context): void }> }> = {
@@ -17,10 +15,6 @@ const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(p
   config: { summary: 'show the effective configuration (secrets redacted)', load: () => import('../commands/config.js') },
   doctor: { summary: 'check config, database, tools, storage and mail', load: () => import('../commands/doctor.js') },
 };
-
-export function version(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 /** Runs aj with argv and returns the exit code; never calls process.exit itself. */
 export async function run(argv: string[], ctx = new Context()): Promise<number> {

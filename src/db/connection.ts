@@ -89,28 +89,32 @@ const escapePassField = (s: string) => s.replace(/\\/g, '\\\\').replace(/:/g, '\
 /**
  * Environment for pg_dump/pg_restore/psql. Connection details travel in PG* variables and
  * the password in a 0600 passfile, so nothing secret ever appears in a child's argv.
+ * The caller runs cleanup() once the child has exited.
  */
-export async function withLibpqEnv<T>(target: PgTarget, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
-  const env: Record<string, string> = {};
+export async function libpqEnv(target: PgTarget): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }> {
+  const env: Record<string, string> = { PGAPPNAME: 'aj' };
   if (target.host) env.PGHOST = target.host;
   if (target.port) env.PGPORT = String(target.port);
   if (target.database) env.PGDATABASE = target.database;
   if (target.user) env.PGUSER = target.user;
-  if (target.params.sslmode) env.PGSSLMODE = target.params.sslmode;
-  if (target.params.sslrootcert) env.PGSSLROOTCERT = target.params.sslrootcert;
-  if (target.params.sslcert) env.PGSSLCERT = target.params.sslcert;
-  if (target.params.sslkey) env.PGSSLKEY = target.params.sslkey;
-  if (target.params.connect_timeout) env.PGCONNECT_TIMEOUT = target.params.connect_timeout;
-  if (target.params.target_session_attrs) env.PGTARGETSESSIONATTRS = target.params.target_session_attrs;
-  if (target.params.options) env.PGOPTIONS = target.params.options;
-  env.PGAPPNAME = 'aj';
-  if (target.password === undefined) return fn(env);
+  const fromParams: Record<string, string> = {
+    sslmode: 'PGSSLMODE', sslrootcert: 'PGSSLROOTCERT', sslcert: 'PGSSLCERT', sslkey: 'PGSSLKEY',
+    connect_timeout: 'PGCONNECT_TIMEOUT', target_session_attrs: 'PGTARGETSESSIONATTRS', options: 'PGOPTIONS',
+  };
+  for (const [param, name] of Object.entries(fromParams)) if (target.params[param]) env[name] = target.params[param]!;
+  if (target.schema && !env.PGOPTIONS) env.PGOPTIONS = `-c search_path=${target.schema},public`;
+  if (target.password === undefined) return { env, cleanup: async () => undefined };
   const dir = await mkdtemp(join(tmpdir(), 'aj-pgpass-'));
   const passfile = join(dir, 'pgpass');
+  await writeFile(passfile, `*:*:*:${escapePassField(target.user ?? '*')}:${escapePassField(target.password)}\n`, { mode: 0o600 });
+  return { env: { ...env, PGPASSFILE: passfile }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function withLibpqEnv<T>(target: PgTarget, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
+  const { env, cleanup } = await libpqEnv(target);
   try {
-    await writeFile(passfile, `*:*:*:${escapePassField(target.user ?? '*')}:${escapePassField(target.password)}\n`, { mode: 0o600 });
-    return await fn({ ...env, PGPASSFILE: passfile });
+    return await fn(env);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await cleanup();
   }
 }

@@ -1,0 +1,24 @@
+import type { Context } from '../context.js';
+import type { Db } from '../db/pool.js';
+import type { ObjectStore } from '../storage/store.js';
+import { type BackupRecord, markDeleted } from './history.js';
+import { type RetentionPlan, planRetention } from './retention.js';
+
+export interface PruneResult {
+  dryRun: boolean;
+  removed: BackupRecord[];
+  kept: Array<{ id: number; reason: string }>;
+}
+
+/** Applies retention: objects are deleted first, then their history rows marked `deleted` (never removed). */
+export async function pruneBackups(ctx: Context, db: Db, store: ObjectStore, options: { dryRun: boolean }): Promise<PruneResult> {
+  const config = ctx.config();
+  const succeeded = await db.query<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' AND storage_url = $1`, [store.url]);
+  const plan: RetentionPlan = planRetention(succeeded, { retentionDays: config.backupRetentionDays, keepMin: config.backupKeepMin, now: ctx.clock() });
+  if (!options.dryRun && plan.remove.length > 0) {
+    const keys = plan.remove.flatMap((r) => [r.object_key, r.manifest_key, r.globals_key]).filter((k): k is string => Boolean(k));
+    await store.deleteMany(keys);
+    await markDeleted(db, plan.remove.map((r) => r.id));
+  }
+  return { dryRun: options.dryRun, removed: plan.remove, kept: plan.keep.map((k) => ({ id: k.record.id, reason: k.reason })) };
+}

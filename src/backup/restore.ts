@@ -1,0 +1,164 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { type PgTarget, databaseNameOf, parseDatabaseUrl, withDatabase } from '../db/connection.js';
+import type { Db } from '../db/pool.js';
+import { ConfigError, OperationError, UsageError, VerificationError } from '../errors.js';
+import { readIdentity } from './encryption.js';
+import { streamVerified } from './fetch.js';
+import { type BackupRecord, findBackup } from './history.js';
+import { runPgTool } from './pg-process.js';
+import { type CountDifference, compareCounts, countRows } from './row-counts.js';
+
+export interface RestoreOptions {
+  ref: string;
+  targetUrl?: string;
+  force: boolean;
+  yes: boolean;
+  create: boolean;
+  clean: boolean;
+  jobs: number;
+  withOwner: boolean;
+  withGlobals: boolean;
+  verify: boolean;
+  identityFile?: string;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface RestoreResult {
+  backupId: number;
+  key: string;
+  database: string;
+  created: boolean;
+  durationMs: number;
+  verified: boolean;
+  differences: CountDifference[];
+  tablesChecked: number;
+}
+
+/**
+ * `aj backup restore`: the dump is downloaded to a private temp file and its checksum proven
+ * before anything touches the target; then pg_restore stops at the first error.
+ */
+export async function restoreBackup(ctx: Context, options: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const config = ctx.config();
+  const db = await ctx.db();
+  const record = await resolveBackup(db, options.ref);
+  const target = await resolveTarget(ctx, db, options);
+  const database = databaseNameOf(target);
+  const identity = record.encrypted_to ? await readIdentity(identityPath(options, config.backupAgeIdentityFile)) : undefined;
+  const store = await ctx.store('backup');
+
+  const dir = await mkdtemp(join(tmpdir(), 'aj-restore-'));
+  try {
+    const dumpFile = join(dir, 'backup.dump');
+    await streamVerified(store, record, createWriteStream(dumpFile, { mode: 0o600 }), { identity, signal: ctx.signal, onProgress: options.onProgress });
+    const created = options.create ? await createDatabase(db, target, database, options.clean) : false;
+    if (options.withGlobals) await restoreGlobals(ctx, record, target, dir);
+    await runPgTool('pg_restore', restoreArgs(options, database, dumpFile, created), target, config, ctx.signal);
+    let differences: CountDifference[] = [];
+    let tablesChecked = 0;
+    if (options.verify) {
+      const client = await db.standalone(target, 'aj restore verify');
+      try {
+        const expected = record.row_counts ?? {};
+        differences = compareCounts(expected, await countRows(client));
+        tablesChecked = Object.keys(expected).length;
+      } finally {
+        await client.end();
+      }
+    }
+    return { backupId: record.id, key: record.object_key!, database, created, durationMs: Date.now() - started, verified: options.verify, differences, tablesChecked };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function resolveBackup(db: Db, ref: string): Promise<BackupRecord> {
+  if (ref !== 'latest' && !/^\d+$/.test(ref)) throw new UsageError(`"${ref}" is not a backup id`, 'pass a number from `aj backup list`, or latest');
+  const record = await findBackup(db, ref);
+  if (!record) throw new OperationError(ref === 'latest' ? 'there is no successful backup yet' : `backup ${ref} does not exist`, 'see `aj backup list`');
+  if (record.status !== 'succeeded') throw new OperationError(`backup ${record.id} is ${record.status}, not restorable`, 'pick a succeeded backup from `aj backup list`');
+  return record;
+}
+
+/** Restoring over the production database is refused unless asked for by name. */
+async function resolveTarget(ctx: Context, db: Db, options: RestoreOptions): Promise<PgTarget> {
+  const production = db.target;
+  const target = options.targetUrl ? parseDatabaseUrl(options.targetUrl, '--target-url') : undefined;
+  const isProduction = !target || sameDatabase(target, production);
+  if (!isProduction) return target!;
+  if (!options.force) {
+    throw new UsageError(
+      target ? '--target-url is the configured DATABASE_URL database' : 'no --target-url given',
+      'restore into a scratch database with --target-url URL; overwriting the production database needs --force',
+    );
+  }
+  const name = databaseNameOf(production);
+  await ctx.io.confirm(`This overwrites the production database ${name}`, { yes: options.yes, typeToConfirm: name });
+  return target ?? production;
+}
+
+function sameDatabase(a: PgTarget, b: PgTarget): boolean {
+  const host = (t: PgTarget) => (t.host ?? 'localhost').replace(/^127\.0\.0\.1$|^::1$/, 'localhost');
+  return host(a) === host(b) && (a.port ?? 5432) === (b.port ?? 5432) && databaseNameOf(a) === databaseNameOf(b);
+}
+
+function identityPath(options: RestoreOptions, configured: string | undefined): string {
+  const path = options.identityFile ?? configured;
+  if (!path) throw new ConfigError('this backup is encrypted and no age identity was given', 'pass --identity FILE or set BACKUP_AGE_IDENTITY_FILE');
+  return path;
+}
+
+async function createDatabase(db: Db, target: PgTarget, database: string, clean: boolean): Promise<boolean> {
+  const admin = await db.standalone(withDatabase(target, 'postgres'), 'aj restore');
+  try {
+    const { rows } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (rows.length > 0) {
+      if (!clean) throw new OperationError(`database ${database} already exists`, 'pick another --target-url, or add --clean to restore over it');
+      return false;
+    }
+    await admin.query(`CREATE DATABASE ${quoteIdent(database)}`);
+    return true;
+  } finally {
+    await admin.end();
+  }
+}
+
+function restoreArgs(options: RestoreOptions, database: string, file: string, created: boolean): string[] {
+  const args = ['--no-password', '--exit-on-error', `--dbname=${database}`];
+  if (!options.withOwner) args.push('--no-owner', '--no-acl');
+  if (options.clean && !created) args.push('--clean', '--if-exists');
+  // One transaction makes a failed restore leave nothing behind; -j cannot run in one.
+  args.push(options.jobs > 1 ? `--jobs=${options.jobs}` : '--single-transaction');
+  args.push(file);
+  return args;
+}
+
+/** Roles first, so that owners exist; a role that already exists is not an error worth stopping for. */
+async function restoreGlobals(ctx: Context, record: BackupRecord, target: PgTarget, dir: string): Promise<void> {
+  if (!record.globals_key) {
+    ctx.io.warn(`backup ${record.id} has no roles file; restoring without them`);
+    return;
+  }
+  const store = await ctx.store('backup');
+  const file = join(dir, 'globals.sql');
+  const { pipeline } = await import('node:stream/promises');
+  await pipeline(await store.get(record.globals_key), createWriteStream(file, { mode: 0o600 }));
+  try {
+    await runPgTool('psql', ['--no-password', '--quiet', '--no-psqlrc', `--dbname=postgres`, '-v', 'ON_ERROR_STOP=0', '-f', file], withDatabase(target, 'postgres'), ctx.config(), ctx.signal);
+  } catch (error) {
+    ctx.io.warn(`some roles could not be restored: ${(error as Error).message}`);
+  }
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+export function assertVerified(result: RestoreResult): void {
+  if (result.differences.length > 0) {
+    throw new VerificationError(`restore verification found ${result.differences.length} table(s) whose row counts differ from the manifest`, 'see the table above; do not trust this backup');
+  }
+}

@@ -1,0 +1,151 @@
+import { hostname } from 'node:os';
+import { Readable } from 'node:stream';
+import { scrubSecrets } from '../config/redact.js';
+import type { Context } from '../context.js';
+import { databaseNameOf } from '../db/connection.js';
+import { acquireJobLock } from '../db/job-lock.js';
+import { pgToolVersion } from '../db/pg-tools.js';
+import type { Db } from '../db/pool.js';
+import { OperationError, describeError } from '../errors.js';
+import { version as ajVersion } from '../version.js';
+import type { ObjectStore } from '../storage/store.js';
+import { encryptTo } from './encryption.js';
+import { type BackupRecord, closeInterrupted, finishFailed, finishSucceeded, startRecord } from './history.js';
+import { backupKey, compressArgument, globalsKeyOf, manifestKeyOf, recipientFingerprint } from './layout.js';
+import { startPgTool, runPgTool } from './pg-process.js';
+import { type PruneResult, pruneBackups } from './prune.js';
+import { countRows } from './row-counts.js';
+
+export interface BackupRunOptions {
+  retention: boolean;
+  wait: boolean;
+  onProgress?: (bytes: number) => void;
+}
+
+export type BackupRunResult =
+  | { disabled: true }
+  | { disabled: false; record: BackupRecord; interruptedClosed: number; prune?: PruneResult; warnings: string[] };
+
+export interface Manifest {
+  format: 'aj-backup-manifest/1';
+  database: string;
+  key: string;
+  size: number;
+  sha256: string;
+  compress: string;
+  encryption: { type: 'age'; recipient: string; fingerprint: string } | null;
+  serverVersion: string;
+  pgDumpVersion: string;
+  ajVersion: string;
+  startedAt: string;
+  finishedAt: string;
+  rowCounts: Record<string, number>;
+  totalRows: number;
+  globalsKey: string | null;
+}
+
+/** `aj backup run`: one consistent, checksummed dump streamed to storage, then retention. */
+export async function runBackup(ctx: Context, options: BackupRunOptions): Promise<BackupRunResult> {
+  const config = ctx.config();
+  if (!config.backupEnabled) return { disabled: true };
+  const db = await ctx.db();
+  const lock = await acquireJobLock(db, 'backup', { wait: options.wait, signal: ctx.signal });
+  try {
+    const interruptedClosed = await closeInterrupted(db);
+    const store = await ctx.store('backup');
+    const server = (await db.one<{ num: string; v: string; db: string }>(
+      `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS v, current_database() AS db`,
+    ))!;
+    const serverMajor = Math.floor(Number(server.num) / 10000);
+    const pgDump = await pgToolVersion('pg_dump', config);
+    if (pgDump.major < serverMajor) {
+      throw new OperationError(`${pgDump.path} is version ${pgDump.major} but the server is ${serverMajor}: pg_dump refuses newer servers`, `install postgresql-client-${serverMajor} or set PG_BIN_DIR`);
+    }
+    const compress = compressArgument(config.backupCompress, pgDump.major);
+    const database = server.db ?? databaseNameOf(db.target);
+    const recipient = config.backupAgeRecipient;
+    const record = await startRecord(db, {
+      database, storageUrl: store.url, host: hostname(), pid: process.pid, compress: config.backupCompress,
+      encryptedTo: recipient ? recipientFingerprint(recipient) : undefined, ajVersion: ajVersion(),
+    });
+    const startedAt = Date.now();
+    const warnings: string[] = [];
+    let finished: BackupRecord;
+    try {
+      const key = backupKey(database, record.started_at, Boolean(recipient));
+      const dump = await dumpToStore(ctx, db, store, key, compress, options.onProgress);
+      const globalsKey = await storeGlobals(ctx, db, store, key, warnings);
+      const manifest: Manifest = {
+        format: 'aj-backup-manifest/1', database, key, size: dump.size, sha256: dump.sha256, compress: config.backupCompress,
+        encryption: recipient ? { type: 'age', recipient, fingerprint: recipientFingerprint(recipient) } : null,
+        serverVersion: server.v, pgDumpVersion: pgDump.version, ajVersion: ajVersion(),
+        startedAt: record.started_at.toISOString(), finishedAt: new Date().toISOString(),
+        rowCounts: dump.rowCounts, totalRows: Object.values(dump.rowCounts).reduce((a, b) => a + b, 0), globalsKey,
+      };
+      const manifestKey = manifestKeyOf(key);
+      try {
+        const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+        await store.put(manifestKey, Readable.from([body]), { size: body.length, contentType: 'application/json', signal: ctx.signal });
+      } catch (error) {
+        // Without its manifest the dump cannot be proven: remove it rather than leave a lookalike.
+        await store.deleteMany([key, ...(globalsKey ? [globalsKey] : [])]).catch(() => undefined);
+        throw error;
+      }
+      finished = await finishSucceeded(db, record.id, {
+        objectKey: key, manifestKey, globalsKey, size: dump.size, sha256: dump.sha256, rowCounts: dump.rowCounts,
+        serverVersion: server.v, pgDumpVersion: pgDump.version, durationMs: Date.now() - startedAt,
+      });
+    } catch (error) {
+      await finishFailed(db, record.id, scrubSecrets(describeError(error), config), Date.now() - startedAt).catch(() => undefined);
+      throw error;
+    }
+    const prune = options.retention ? await pruneBackups(ctx, db, store, { dryRun: false }) : undefined;
+    return { disabled: false, record: finished, interruptedClosed, prune, warnings };
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * pg_dump runs on a snapshot exported by a REPEATABLE READ transaction, and the row counts
+ * are taken in that same snapshot: the manifest describes exactly what the dump holds.
+ */
+async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string, compress: string, onProgress?: (bytes: number) => void) {
+  const config = ctx.config();
+  const snapshotSession = await db.client();
+  try {
+    await snapshotSession.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const { rows } = await snapshotSession.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+    const dump = await startPgTool('pg_dump', ['--format=custom', `--compress=${compress}`, `--snapshot=${rows[0]!.id}`, '--no-password'], db.target, config, { signal: ctx.signal });
+    try {
+      const counting = countRows(snapshotSession);
+      const body = config.backupAgeRecipient ? await encryptTo(config.backupAgeRecipient, dump.stdout) : dump.stdout;
+      // The upload completes only once pg_dump has exited 0: a failing dump aborts it.
+      const put = await store.put(key, body, { beforeEnd: () => dump.exited, signal: ctx.signal, onProgress, contentType: 'application/octet-stream' });
+      return { size: put.size, sha256: put.sha256, rowCounts: await counting };
+    } catch (error) {
+      dump.kill();
+      await dump.exited.catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await snapshotSession.query('ROLLBACK').catch(() => undefined);
+    snapshotSession.release();
+  }
+}
+
+/** Roles are not in a pg_dump; keep them (without passwords) beside it. A failure only warns. */
+async function storeGlobals(ctx: Context, db: Db, store: ObjectStore, dumpKey: string, warnings: string[]): Promise<string | null> {
+  try {
+    const sql = await runPgTool('pg_dumpall', ['--globals-only', '--no-role-passwords', '--no-password'], db.target, ctx.config(), ctx.signal);
+    const key = globalsKeyOf(dumpKey);
+    const body = Buffer.from(sql);
+    await store.put(key, Readable.from([body]), { size: body.length, contentType: 'application/sql', signal: ctx.signal });
+    return key;
+  } catch (error) {
+    const message = `roles were not saved: ${describeError(error)}`;
+    warnings.push(message);
+    ctx.io.warn(message);
+    return null;
+  }
+}
