@@ -1,0 +1,103 @@
+import type { Db, Queryable } from '../db/pool.js';
+
+/** One row of archived_documents: one version of one document, one object. */
+export interface ArchivedDocument {
+  id: number;
+  docType: string;
+  docId: string;
+  version: number;
+  storageUrl: string;
+  objectKey: string;
+  filename: string;
+  originalFilename: string;
+  size: number;
+  md5: string;
+  sha256: string;
+  contentType: string;
+  archivedAt: Date;
+  lastVerifiedAt: Date | null;
+  lastVerifyResult: string | null;
+}
+
+const COLUMNS = `id, doc_type AS "docType", doc_id AS "docId", version, storage_url AS "storageUrl", object_key AS "objectKey",
+  filename, original_filename AS "originalFilename", size_bytes AS size, md5, sha256, content_type AS "contentType",
+  archived_at AS "archivedAt", last_verified_at AS "lastVerifiedAt", last_verify_result AS "lastVerifyResult"`;
+
+// Advisory lock namespace for "one writer per document" ("ajar"); job locks use another.
+const DOCUMENT_LOCK_NAMESPACE = 0x616a6172;
+
+/** Serialises writers of one document across processes until the transaction ends. */
+export async function lockDocument(client: Queryable, type: string, docId: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [DOCUMENT_LOCK_NAMESPACE, `${type}/${docId}`]);
+}
+
+export async function versionsOf(client: Queryable, type: string, docId: string): Promise<ArchivedDocument[]> {
+  const { rows } = await client.query(`SELECT ${COLUMNS} FROM archived_documents WHERE doc_type = $1 AND doc_id = $2 ORDER BY version`, [type, docId]);
+  return rows as ArchivedDocument[];
+}
+
+export type NewDocument = Omit<ArchivedDocument, 'id' | 'archivedAt' | 'lastVerifiedAt' | 'lastVerifyResult'>;
+
+export async function insertDocument(client: Queryable, doc: NewDocument): Promise<ArchivedDocument> {
+  const { rows } = await client.query(
+    `INSERT INTO archived_documents (doc_type, doc_id, version, storage_url, object_key, filename, original_filename, size_bytes, md5, sha256, content_type)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${COLUMNS}`,
+    [doc.docType, doc.docId, doc.version, doc.storageUrl, doc.objectKey, doc.filename, doc.originalFilename, doc.size, doc.md5, doc.sha256, doc.contentType],
+  );
+  return rows[0] as ArchivedDocument;
+}
+
+export interface DocumentFilter {
+  type?: string;
+  docId?: string;
+  /** Archived on or after this business date (YYYY-MM-DD in `timeZone`). */
+  since?: string;
+  timeZone: string;
+  storageUrl?: string;
+  limit?: number;
+}
+
+export async function findDocuments(db: Db, filter: DocumentFilter): Promise<ArchivedDocument[]> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    values.push(value);
+    where.push(sql.replace('?', `$${values.length}`));
+  };
+  if (filter.type) add('doc_type = ?', filter.type);
+  if (filter.docId) add('doc_id = ?', filter.docId);
+  if (filter.storageUrl) add('storage_url = ?', filter.storageUrl);
+  if (filter.since) {
+    values.push(filter.since, filter.timeZone);
+    where.push(`archived_at >= ($${values.length - 1}::date)::timestamp AT TIME ZONE $${values.length}`);
+  }
+  const limit = filter.limit ? ` LIMIT ${Math.trunc(filter.limit)}` : '';
+  return db.query<ArchivedDocument & Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM archived_documents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY archived_at DESC, id DESC${limit}`,
+    values,
+  );
+}
+
+/** The given version, or the newest one. */
+export async function findVersion(db: Db, type: string, docId: string, version?: number): Promise<ArchivedDocument | undefined> {
+  return db.one<ArchivedDocument & Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM archived_documents WHERE doc_type = $1 AND doc_id = $2 AND ($3::int IS NULL OR version = $3) ORDER BY version DESC LIMIT 1`,
+    [type, docId, version ?? null],
+  );
+}
+
+/** Every key the archive knows in this storage, to tell orphans from documents. */
+export async function knownKeys(db: Db, storageUrl: string): Promise<Set<string>> {
+  const rows = await db.query<{ k: string }>('SELECT object_key AS k FROM archived_documents WHERE storage_url = $1', [storageUrl]);
+  return new Set(rows.map((r) => r.k));
+}
+
+/** One statement for the whole run: 10,000 rows are not 10,000 round trips. */
+export async function recordVerification(db: Db, results: Array<{ id: number; result: string }>): Promise<void> {
+  if (results.length === 0) return;
+  await db.query(
+    `UPDATE archived_documents d SET last_verified_at = now(), last_verify_result = r.result
+       FROM unnest($1::bigint[], $2::text[]) AS r(id, result) WHERE d.id = r.id`,
+    [results.map((r) => r.id), results.map((r) => r.result)],
+  );
+}

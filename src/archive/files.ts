@@ -1,0 +1,57 @@
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { sha256Of } from '../storage/hashing.js';
+
+const PDF_SIGNATURE = Buffer.from('%PDF-');
+
+/** The file starts with `%PDF-`: the content decides, not the extension. */
+export async function isPdf(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(PDF_SIGNATURE.length);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return bytesRead === head.length && head.equals(PDF_SIGNATURE);
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface SourceFile {
+  path: string;
+  /** Named on the command line (a refusal is an error) rather than found in a directory (skipped). */
+  explicit: boolean;
+}
+
+/** Expands directories (recursively, sorted); files are returned as given. */
+export async function collectFiles(paths: string[]): Promise<SourceFile[]> {
+  const out: SourceFile[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw new UsageError(`no such file or directory: ${path}`, 'check the path');
+    if (info.isDirectory()) {
+      const found: string[] = [];
+      await walk(path, found);
+      out.push(...found.sort().map((p) => ({ path: p, explicit: false })));
+    } else if (info.isFile()) {
+      out.push({ path, explicit: true });
+    } else {
+      throw new UsageError(`not a regular file: ${path}`, 'pass files or directories');
+    }
+  }
+  return out;
+}
+
+async function walk(dir: string, out: string[]): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) await walk(full, out);
+    else if (entry.isFile() && !entry.name.startsWith('.')) out.push(full);
+  }
+}
+
+/** Size, MD5 and SHA-256 of a file, read once before upload: Content-MD5 must precede the body. */
+export function hashFile(path: string): Promise<{ sha256: string; md5: string; size: number }> {
+  return sha256Of(createReadStream(path, { highWaterMark: 1 << 20 }));
+}
