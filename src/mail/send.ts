@@ -1,0 +1,113 @@
+import { readFile } from 'node:fs/promises';
+import type { Context } from '../context.js';
+import { OperationError, UsageError } from '../errors.js';
+import { assertHeaderSafe, formatMailbox, parseMailboxes } from './address.js';
+import { type BusinessDocument, type LoadedAttachment, findDocument, loadArchivedPdf, loadFileAttachment, parseDocumentRef } from './document.js';
+import { type DeliveryOutcome, type OutgoingMessage, deliver } from './history.js';
+import { type TemplateVars, parseVars, renderTemplate } from './templates.js';
+
+export interface SendOptions {
+  to: string[];
+  cc: string[];
+  subject?: string;
+  text?: string;
+  html?: string;
+  textFile?: string;
+  template?: string;
+  vars: string[];
+  attach: string[];
+  from?: string;
+  replyTo?: string;
+  document?: string;
+  /** false with --no-bcc (internal notifications). */
+  bcc: boolean;
+}
+
+export interface SendResult extends DeliveryOutcome {
+  to: string[];
+  bcc: string[];
+  subject: string;
+  transport: string;
+}
+
+/** `aj mail send`: validate everything, then one message through the history protocol. */
+export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResult> {
+  const config = ctx.config();
+  const from = parseMailboxes('--from', opts.from ?? config.mailFrom);
+  if (from.length !== 1) throw new UsageError('--from: exactly one sender address', 'give a single address');
+  const replyTo = opts.replyTo ? parseMailboxes('--reply-to', opts.replyTo).map(formatMailbox).join(', ') : undefined;
+  let to = opts.to.flatMap((v) => parseMailboxes('--to', v)).map(formatMailbox);
+  const cc = opts.cc.flatMap((v) => parseMailboxes('--cc', v)).map(formatMailbox);
+  if (opts.subject !== undefined) assertHeaderSafe('--subject', opts.subject);
+  checkBodySources(opts);
+  const ref = opts.document ? parseDocumentRef(opts.document) : undefined;
+  const attachments: LoadedAttachment[] = [];
+  for (const path of opts.attach) attachments.push(await loadFileAttachment(path, config.mailMaxAttachmentMb));
+  const text = opts.textFile ? await readFile(opts.textFile, 'utf8').catch(() => { throw new UsageError(`--text-file: cannot read ${opts.textFile}`, 'check the path'); }) : opts.text;
+  if (!ref && to.length === 0) throw new UsageError('--to: at least one recipient is required', 'pass --to name@domain.fr');
+
+  let doc: BusinessDocument | undefined;
+  if (ref) {
+    const db = await ctx.db();
+    doc = await findDocument(db, ref);
+    if (to.length === 0) {
+      if (!doc.clientEmail) throw new UsageError(`--to: the client of ${doc.type} ${doc.numero} has no email address`, 'pass --to');
+      to = parseMailboxes(`email of the client of ${doc.type} ${doc.numero}`, doc.clientEmail).map((m) => formatMailbox({ ...m, name: m.name || doc!.clientName }));
+    }
+    attachments.push(await loadArchivedPdf(db, await ctx.store('archive'), doc, config.mailMaxAttachmentMb));
+  }
+
+  const vars: TemplateVars = { ...(doc ? documentVars(doc) : {}), ...parseVars(opts.vars) };
+  const template = opts.template ?? (doc && !opts.text && !opts.html && !opts.textFile ? 'document' : undefined);
+  const rendered = template ? await renderTemplate(template, vars) : undefined;
+  const subject = opts.subject ?? rendered?.subject;
+  if (!subject) throw new UsageError('--subject is required', 'pass --subject, or use --template');
+
+  const bcc = opts.bcc && config.companyBcc ? [config.companyBcc] : [];
+  if (opts.bcc && !config.companyBcc) ctx.io.warn('COMPANY_BCC_EMAIL is not set: the company gets no copy of this message');
+  const message: OutgoingMessage = {
+    from: formatMailbox(from[0]!),
+    to,
+    cc,
+    bcc,
+    replyTo,
+    subject,
+    text: rendered?.text ?? text,
+    html: rendered?.html ?? opts.html,
+    template,
+    document: doc ? { type: doc.type, id: String(doc.id) } : undefined,
+    attachments,
+  };
+  const db = await ctx.db();
+  const transport = await ctx.mailer();
+  const outcome = await deliver(db, transport, message);
+  return { ...outcome, to, bcc, subject, transport: transport.description };
+}
+
+function checkBodySources(opts: SendOptions): void {
+  if (opts.template && (opts.text || opts.html || opts.textFile)) {
+    throw new UsageError('--template cannot be combined with --text, --html or --text-file', 'pick one body source');
+  }
+  if (opts.text && opts.textFile) throw new UsageError('--text and --text-file cannot be combined', 'pick one');
+  if (!opts.template && !opts.text && !opts.html && !opts.textFile && !opts.document) {
+    throw new UsageError('no message body', 'pass --text, --html, --text-file or --template');
+  }
+  if (opts.vars.length > 0 && !opts.template && !opts.document) throw new UsageError('--var needs --template', 'add --template NAME');
+}
+
+function documentVars(doc: BusinessDocument): TemplateVars {
+  return { nom: doc.clientName, document: doc.type === 'devis' ? 'devis' : 'facture', numero: doc.numero, montant: formatEuros(doc.montantTtc) };
+}
+
+/** 1234.5 -> "1 234,50 €" as French readers expect. */
+export function formatEuros(amount: string | number): string {
+  return new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR' }).format(Number(amount)).replace(/\u202f/g, '\u00a0');
+}
+
+/** Exit 1 when the message failed, or when the server refused a visible recipient (the company copy alone is not delivery). */
+export function failureError(result: SendResult): OperationError | undefined {
+  if (result.status === 'failed') return new OperationError(`message ${result.id} failed: ${result.error}`, `fix the cause, then \`aj mail retry ${result.id}\``);
+  const refused = result.rejected.filter((r) => !result.bcc.includes(r));
+  if (refused.length > 0) return new OperationError(`message ${result.id}: the server refused ${refused.join(', ')}`, 'check the address and send again');
+  return undefined;
+}
