@@ -1,0 +1,79 @@
+import { UsageError, VerificationError } from '../errors.js';
+
+export type Encoding = 'utf-8' | 'windows-1252' | 'latin1';
+
+export interface Detected {
+  encoding: Encoding;
+  bom: boolean;
+  delimiter: string;
+}
+
+const ENCODING_NAMES: Record<string, Encoding> = {
+  utf8: 'utf-8', 'utf-8': 'utf-8', 'windows-1252': 'windows-1252', cp1252: 'windows-1252', win1252: 'windows-1252', ansi: 'windows-1252',
+  latin1: 'latin1', 'latin-1': 'latin1', 'iso-8859-1': 'latin1', iso88591: 'latin1',
+};
+
+export function parseEncoding(name: string): Encoding {
+  const encoding = ENCODING_NAMES[name.trim().toLowerCase()];
+  if (!encoding) throw new UsageError(`unknown encoding "${name}"`, 'use utf-8, windows-1252 or latin1');
+  return encoding;
+}
+
+const DELIMITERS = [';', ',', '\t', '|'];
+
+export function parseDelimiter(value: string): string {
+  const delimiter = value === '\\t' || value.toLowerCase() === 'tab' ? '\t' : value;
+  if (!DELIMITERS.includes(delimiter)) throw new UsageError(`unsupported delimiter "${value}"`, 'use ; , tab or |');
+  return delimiter;
+}
+
+/**
+ * Guesses encoding and delimiter from the first bytes of the file. UTF-8 is tried first because
+ * valid UTF-8 multi-byte sequences almost never occur by chance in Windows-1252 text.
+ */
+export function detect(sample: Buffer, overrides: { encoding?: Encoding; delimiter?: string } = {}): Detected {
+  if (sample.length === 0) throw new VerificationError('the file is empty', 'export it again with a header row');
+  const bom = sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
+  if ((sample[0] === 0xff && sample[1] === 0xfe) || (sample[0] === 0xfe && sample[1] === 0xff)) {
+    throw new VerificationError('the file is UTF-16', 'save it from Excel as "CSV UTF-8" or "CSV (séparateur: point-virgule)"');
+  }
+  if (sample.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1')) || sample.subarray(0, 4).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0]))) {
+    throw new VerificationError('this is an Excel workbook (.xlsx/.xls), not a CSV file', 'in Excel: File > Save as > "CSV (séparateur: point-virgule)"');
+  }
+  if (sample.includes(0)) throw new VerificationError('this is a binary file, not CSV text (it contains NUL bytes)', 'save the spreadsheet as CSV first');
+  const encoding = overrides.encoding ?? (bom || isUtf8(sample) ? 'utf-8' : 'windows-1252');
+  const delimiter = overrides.delimiter ?? guessDelimiter(sample.subarray(bom ? 3 : 0).toString('latin1'));
+  return { encoding, bom, delimiter };
+}
+
+function isUtf8(sample: Buffer): boolean {
+  // The sample may end in the middle of a character: drop up to 3 trailing bytes of a sequence.
+  let end = sample.length;
+  for (let back = 1; back <= 3 && end - back >= 0; back += 1) {
+    const byte = sample[end - back]!;
+    if (byte < 0x80) break;
+    if (byte >= 0xc0) {
+      end -= back;
+      break;
+    }
+  }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(sample.subarray(0, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The delimiter that appears most in the header line, outside quotes. */
+function guessDelimiter(text: string): string {
+  const counts = new Map(DELIMITERS.map((d) => [d, 0]));
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && (ch === '\n' || ch === '\r')) break;
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
+  }
+  const [best, count] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+  return count > 0 ? best : ';';
+}

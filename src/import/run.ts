@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { basename } from 'node:path';
+import type { Context } from '../context.js';
+import { UsageError } from '../errors.js';
+import { type ApplyCounts, type OnConflict, applyStaged, copySql, stagingTableSql } from './apply.js';
+import { type Encoding, parseDelimiter, parseEncoding } from './detect.js';
+import { type Entity, fieldNames } from './entities.js';
+import { parseMapOverrides } from './headers.js';
+import { ProblemLog } from './problems.js';
+import type { RowProblem } from './rows.js';
+import { openCsv } from './source.js';
+import { stageCsv } from './stage.js';
+
+export interface ImportOptions {
+  file: string;
+  entity: Entity;
+  encoding?: string;
+  delimiter?: string;
+  map?: string[];
+  mappingFile?: string;
+  onConflict: OnConflict;
+  skipInvalid?: boolean;
+  dryRun?: boolean;
+  reportPath?: string;
+  wait?: boolean;
+}
+
+export interface ImportResult extends ApplyCounts {
+  runId: number;
+  status: 'succeeded' | 'invalid';
+  entity: Entity;
+  file: string;
+  sha256: string;
+  encoding: Encoding;
+  delimiter: string;
+  dryRun: boolean;
+  read: number;
+  invalid: number;
+  unknownColumns: string[];
+  problemCount: number;
+  problems: RowProblem[];
+  previousImport?: { runId: number; finishedAt: string };
+  durationMs: number;
+  rowsPerSecond: number;
+}
+
+/**
+ * Imports one CSV file under the `import` job lock: stream, validate, COPY into a temporary
+ * staging table, then apply set-based, all in one transaction. Nothing is written when any row
+ * is invalid (unless skipInvalid) or on a dry run; the import_runs row records every attempt.
+ */
+export async function runImport(options: ImportOptions, ctx: Context): Promise<ImportResult> {
+  const started = Date.now();
+  const overrides = parseMapOverrides(options.map ?? [], options.mappingFile ? readMappingFile(options.mappingFile) : undefined);
+  const encoding = options.encoding ? parseEncoding(options.encoding) : undefined;
+  const delimiter = options.delimiter ? parseDelimiter(options.delimiter) : undefined;
+  const source = await openCsv(options.file, { encoding, delimiter });
+
+  const db = await ctx.db();
+  const { acquireJobLock } = await import('../db/job-lock.js');
+  const lock = await acquireJobLock(db, 'import', { wait: options.wait, signal: ctx.signal });
+  const fileName = options.file === '-' ? '(stdin)' : basename(options.file);
+  const problems = new ProblemLog(options.reportPath);
+  const run = await db.one<{ id: number }>(
+    `INSERT INTO import_runs (entity, file_name, file_sha256, on_conflict, dry_run, status, run_by) VALUES ($1, $2, '', $3, $4, 'running', $5) RETURNING id`,
+    [options.entity, fileName, options.onConflict, Boolean(options.dryRun), runBy()],
+  );
+  const runId = run!.id;
+  let rowsRead = 0;
+  try {
+    const progress = ctx.io.progress('importing');
+    const fields = fieldNames(options.entity);
+    const { from } = await import('pg-copy-streams');
+    const outcome = await db.tx(async (client) => {
+      await client.query(stagingTableSql(options.entity, fields));
+      const staged = await stageCsv(source, client.query(from(copySql(fields))), {
+        entity: options.entity,
+        overrides,
+        problems,
+        signal: ctx.signal,
+        onProgress: (rows) => progress.update(`${rows.toLocaleString('fr-FR')} rows, ${Math.round(rows / ((Date.now() - started) / 1000)).toLocaleString('fr-FR')} rows/s`),
+      });
+      rowsRead = staged.rowsRead;
+      progress.done();
+      const counts = await applyStaged(client, options.entity, options.onConflict, problems, Boolean(options.skipInvalid));
+      const ok = problems.count === 0 || Boolean(options.skipInvalid);
+      // Throwing is how db.tx rolls back: invalid rows without --skip-invalid, or a dry run.
+      if (!ok || options.dryRun) throw new Rollback({ staged, counts, ok });
+      return { staged, counts, ok };
+    }).catch((error: unknown) => {
+      if (error instanceof Rollback) return error.outcome;
+      throw error;
+    });
+    await problems.close();
+    const sha256 = source.sha256();
+    const counts = outcome.ok ? outcome.counts : { inserted: 0, updated: 0, unchanged: 0, skipped: 0 };
+    const status = outcome.ok ? 'succeeded' : 'invalid';
+    const invalid = problems.invalidRows;
+    await db.query(
+      `UPDATE import_runs SET status = $2, file_sha256 = $3, rows_read = $4, inserted = $5, updated = $6, skipped = $7, invalid = $8, finished_at = now() WHERE id = $1`,
+      [runId, status, sha256, rowsRead, counts.inserted, counts.updated, counts.skipped + counts.unchanged, invalid],
+    );
+    const previous = await db.one<{ id: number; finished_at: Date }>(
+      `SELECT id, finished_at FROM import_runs WHERE file_sha256 = $1 AND entity = $2 AND status = 'succeeded' AND NOT dry_run AND id <> $3 ORDER BY id DESC LIMIT 1`,
+      [sha256, options.entity, runId],
+    );
+    const durationMs = Date.now() - started;
+    return {
+      runId, status, entity: options.entity, file: fileName, sha256, encoding: source.detected.encoding, delimiter: source.detected.delimiter,
+      dryRun: Boolean(options.dryRun), read: rowsRead, invalid, ...counts, unknownColumns: outcome.staged.mapping.unknown,
+      problemCount: problems.count, problems: problems.first,
+      previousImport: previous ? { runId: previous.id, finishedAt: previous.finished_at.toISOString() } : undefined,
+      durationMs, rowsPerSecond: Math.round(rowsRead / Math.max(durationMs / 1000, 0.001)),
+    };
+  } catch (error) {
+    await problems.close().catch(() => undefined);
+    await db.query(`UPDATE import_runs SET status = 'failed', rows_read = $2, error = $3, finished_at = now() WHERE id = $1`, [runId, rowsRead, String((error as Error).message ?? error).slice(0, 1000)]).catch(() => undefined);
+    throw error;
+  } finally {
+    await lock.release();
+  }
+}
+
+class Rollback extends Error {
+  constructor(readonly outcome: { staged: Awaited<ReturnType<typeof stageCsv>>; counts: ApplyCounts; ok: boolean }) {
+    super('rollback');
+  }
+}
+
+function readMappingFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read the mapping file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, 'check the --mapping path');
+  }
+}
+
+function runBy(): string {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env.USER ?? 'unknown';
+  }
+  return `${user}@${hostname()}`;
+}

@@ -1,0 +1,104 @@
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Writable } from 'node:stream';
+import { VerificationError } from '../errors.js';
+import type { Entity } from './entities.js';
+import { type ColumnMapping, mapHeader } from './headers.js';
+import type { ProblemLog } from './problems.js';
+import { RowValidator, copyLine } from './rows.js';
+import type { CsvSource } from './source.js';
+
+export interface StageOptions {
+  entity: Entity;
+  overrides: Map<string, string>;
+  problems: ProblemLog;
+  signal?: AbortSignal;
+  onProgress?: (rowsRead: number) => void;
+}
+
+export interface StageResult {
+  rowsRead: number;
+  staged: number;
+  header: string[];
+  mapping: ColumnMapping;
+}
+
+// Rows are written to COPY in chunks of about this size: one write per row costs a system call each.
+const BATCH_CHARS = 256 * 1024;
+
+/**
+ * Streams the file through decoding, CSV parsing and validation into COPY. Validation runs inside
+ * csv-parse's record hook and only whole batches travel down the pipeline, so the per-record cost
+ * is the parse and the checks, not stream machinery.
+ */
+export async function stageCsv(source: CsvSource, copy: Writable, options: StageOptions): Promise<StageResult> {
+  const { parse } = await import('csv-parse');
+  const { encoding, bom, delimiter } = source.detected;
+  let header: string[] | undefined;
+  let mapping: ColumnMapping | undefined;
+  let validator: RowValidator | undefined;
+  let nextLine = 1;
+  let rowsRead = 0;
+  let staged = 0;
+  let batch = '';
+
+  const onRecord = (record: string[]): string | null => {
+    const line = nextLine;
+    for (const cell of record) if (cell.includes('\n')) nextLine += cell.split('\n').length - 1;
+    nextLine += 1;
+    if (record.every((cell) => cell.trim() === '')) return null;
+    if (!validator) {
+      header = record.map((h) => h.trim());
+      mapping = mapHeader(options.entity, header, options.overrides);
+      validator = new RowValidator(options.entity, header, mapping);
+      return null;
+    }
+    rowsRead += 1;
+    if ((rowsRead & 0x3fff) === 0) options.onProgress?.(rowsRead);
+    const result = validator.validate(record, line);
+    if (!result.ok) {
+      for (const problem of result.problems) options.problems.add(problem);
+      return null;
+    }
+    staged += 1;
+    batch += copyLine(line, result.values);
+    if (batch.length < BATCH_CHARS) return null;
+    const full = batch;
+    batch = '';
+    return full;
+  };
+
+  const parser = parse({ delimiter, bom: encoding === 'utf-8' && bom, relax_column_count: true, on_record: onRecord as never });
+  const flushLast = new Transform({
+    writableObjectMode: true,
+    transform(chunk: string, _enc, done) {
+      done(null, chunk);
+    },
+    flush(done) {
+      done(null, batch || undefined);
+    },
+  });
+  const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream | NodeJS.ReadWriteStream> = [source.bytes];
+  if (encoding !== 'utf-8') {
+    const iconv = (await import('iconv-lite')).default;
+    stages.push(iconv.decodeStream(encoding) as unknown as NodeJS.ReadWriteStream);
+  }
+  try {
+    await pipeline([...stages, parser, flushLast, copy] as never, { signal: options.signal });
+  } catch (error) {
+    throw explainParseError(error);
+  }
+  if (!header || !mapping) throw new VerificationError('the file is empty: no header row', 'export it again with a header row');
+  if (rowsRead === 0) throw new VerificationError('the file has a header row but no data rows', 'check that you exported the right sheet');
+  return { rowsRead, staged, header, mapping };
+}
+
+function explainParseError(error: unknown): unknown {
+  const e = error as { code?: string; message?: string };
+  if (e.code === 'CSV_QUOTE_NOT_CLOSED') {
+    return new VerificationError(`${e.message?.replace(/^Quote Not Closed: /, '')}: a quoted cell is never closed`, 'the file is truncated or a cell has an unmatched "; nothing was imported');
+  }
+  if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
+    return new VerificationError(`the file is not valid CSV: ${e.message}`, 'check the quotes and the delimiter (--delimiter); nothing was imported');
+  }
+  return error;
+}
