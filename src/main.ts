@@ -35,11 +35,10 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
       outputError: (s, write) => write(`aj: ${s.trim().replace(/^error: /, '')} (see --help)\n`),
     })
     .addHelpText('after', EXIT_CODES_HELP)
-    .hook('preAction', (_this, action) => {
+    .hook('preAction', () => {
       const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean }>();
       ctx.globals = globals;
       ctx.io.configure(globals);
-      if (typeof action.opts().json === 'boolean' && action.opts().json) ctx.io.quiet = ctx.io.quiet || !ctx.io.stderrIsTTY;
     });
 
   const invoked = invokedGroup(argv.slice(2));

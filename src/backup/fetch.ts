@@ -47,3 +47,28 @@ function checksumError(record: BackupRecord, hashing: HashingStream): Verificati
 
 /** A sink that discards everything (verification without decryption). */
 export const discard = () => new Writable({ write: (_c, _e, done) => done() });
+
+/**
+ * Feeds a child's stdin, but if the child stops reading (pg_restore rejecting a damaged dump),
+ * keeps draining so the whole object is still hashed and the checksum can name the damage.
+ */
+export function forgivingSink(target: Writable): Writable {
+  let broken = false;
+  target.on('error', () => (broken = true));
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk, _enc, done) {
+      if (broken || target.destroyed) return done();
+      if (target.write(chunk)) done();
+      else {
+        const resume = () => { target.off('drain', resume); target.off('close', resume); done(); };
+        target.on('drain', resume);
+        target.on('close', resume);
+      }
+    },
+    final(done) {
+      if (broken || target.destroyed) return done();
+      target.end(done);
+    },
+  });
+}

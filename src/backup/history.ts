@@ -62,9 +62,10 @@ export async function closeInterrupted(db: Db): Promise<number> {
   return rows.length;
 }
 
-export async function findBackup(db: Db, ref: string): Promise<BackupRecord | undefined> {
+/** A backup by id, or `latest`: the newest succeeded one in the given storage. */
+export async function findBackup(db: Db, ref: string, storageUrl: string): Promise<BackupRecord | undefined> {
   if (ref === 'latest') {
-    return db.one<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' ORDER BY started_at DESC, id DESC LIMIT 1`);
+    return db.one<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' AND storage_url = $1 ORDER BY started_at DESC, id DESC LIMIT 1`, [storageUrl]);
   }
   return db.one<BackupRecord>('SELECT * FROM backup_runs WHERE id = $1', [Number(ref)]);
 }

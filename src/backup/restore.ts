@@ -46,11 +46,11 @@ export async function restoreBackup(ctx: Context, options: RestoreOptions): Prom
   const started = Date.now();
   const config = ctx.config();
   const db = await ctx.db();
-  const record = await resolveBackup(db, options.ref);
+  const store = await ctx.store('backup');
+  const record = await resolveBackup(db, options.ref, store.url);
   const target = await resolveTarget(ctx, db, options);
   const database = databaseNameOf(target);
   const identity = record.encrypted_to ? await readIdentity(identityPath(options, config.backupAgeIdentityFile)) : undefined;
-  const store = await ctx.store('backup');
 
   const dir = await mkdtemp(join(tmpdir(), 'aj-restore-'));
   try {
@@ -77,11 +77,12 @@ export async function restoreBackup(ctx: Context, options: RestoreOptions): Prom
   }
 }
 
-export async function resolveBackup(db: Db, ref: string): Promise<BackupRecord> {
+export async function resolveBackup(db: Db, ref: string, storageUrl: string): Promise<BackupRecord> {
   if (ref !== 'latest' && !/^\d+$/.test(ref)) throw new UsageError(`"${ref}" is not a backup id`, 'pass a number from `aj backup list`, or latest');
-  const record = await findBackup(db, ref);
-  if (!record) throw new OperationError(ref === 'latest' ? 'there is no successful backup yet' : `backup ${ref} does not exist`, 'see `aj backup list`');
+  const record = await findBackup(db, ref, storageUrl);
+  if (!record) throw new OperationError(ref === 'latest' ? `there is no successful backup in ${storageUrl} yet` : `backup ${ref} does not exist`, 'see `aj backup list`');
   if (record.status !== 'succeeded') throw new OperationError(`backup ${record.id} is ${record.status}, not restorable`, 'pick a succeeded backup from `aj backup list`');
+  if (record.storage_url !== storageUrl) throw new ConfigError(`backup ${record.id} is stored in ${record.storage_url}, not in ${storageUrl}`, 'set BACKUP_BUCKET to where it was stored');
   return record;
 }
 

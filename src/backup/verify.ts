@@ -2,7 +2,7 @@ import { acquireJobLock } from '../db/job-lock.js';
 import type { Context } from '../context.js';
 import { VerificationError, describeError } from '../errors.js';
 import { readIdentity } from './encryption.js';
-import { discard, streamVerified } from './fetch.js';
+import { discard, forgivingSink, streamVerified } from './fetch.js';
 import { type BackupRecord, recordVerification } from './history.js';
 import { startPgTool } from './pg-process.js';
 import { resolveBackup } from './restore.js';
@@ -23,9 +23,10 @@ export async function verifyBackups(ctx: Context, options: { ref?: string; all: 
   const db = await ctx.db();
   const lock = await acquireJobLock(db, 'backup-verify', { wait: options.wait, signal: ctx.signal });
   try {
+    const store = await ctx.store('backup');
     const records = options.all
-      ? await db.query<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' ORDER BY started_at DESC`)
-      : [await resolveBackup(db, options.ref ?? 'latest')];
+      ? await db.query<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' AND storage_url = $1 ORDER BY started_at DESC`, [store.url])
+      : [await resolveBackup(db, options.ref ?? 'latest', store.url)];
     const identityFile = options.identityFile ?? ctx.config().backupAgeIdentityFile;
     const identity = identityFile ? await readIdentity(identityFile) : undefined;
     const outcomes: VerifyOutcome[] = [];
@@ -53,7 +54,7 @@ async function verifyOne(ctx: Context, record: BackupRecord, identity: string | 
       const list = await startPgTool('pg_restore', ['--list'], { params: {} }, ctx.config(), { signal: ctx.signal, stdin: 'pipe' });
       list.stdout.resume();
       await Promise.all([
-        streamVerified(store, record, list.stdin!, { identity: record.encrypted_to ? identity : undefined, signal: ctx.signal }).catch((error) => {
+        streamVerified(store, record, forgivingSink(list.stdin!), { identity: record.encrypted_to ? identity : undefined, signal: ctx.signal }).catch((error) => {
           list.kill();
           throw error;
         }),
