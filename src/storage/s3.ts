@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -60,6 +61,15 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
     const Key = this.fullKey(key);
+    // Servers that ignore If-None-Match (s3rver, older MinIO) would silently overwrite: look first.
+    // What was there also tells a partial object a lax server kept after a failed put from an older one.
+    const before = await this.head(key).catch((error: unknown) => {
+      if (options.ifNoneMatch) throw error;
+      return 'unknown' as const;
+    });
+    if (options.ifNoneMatch && before) {
+      throw new OperationError(`object already exists: ${this.url}/${key}`, 'objects here are never overwritten');
+    }
     const hashing = new HashingStream(options.beforeEnd, options.onProgress);
     const source = body.pipe(hashing);
     body.once('error', (error) => hashing.destroy(error));
@@ -87,11 +97,26 @@ export class S3Store implements ObjectStore {
     } catch (error) {
       hashing.destroy();
       body.destroy();
+      await this.removeLeftover(key, before);
       throw this.explain(error, 'upload', key);
     }
-    checkExpected(key, hashing, options);
+    try {
+      // The server can answer once ContentLength bytes arrived, before the source's end reaches the hash.
+      await finished(hashing, { readable: false });
+      checkExpected(key, hashing, options);
+    } catch (error) {
+      await this.removeLeftover(key, before);
+      throw error;
+    }
     await this.checkStored(key, hashing, options);
     return { key, size: hashing.bytes, sha256: hashing.sha256, md5: hashing.md5 };
+  }
+
+  /** After a failed put: removes what it left under the key (not an untouched older object), best effort. */
+  private async removeLeftover(key: string, before: ObjectInfo | 'unknown' | undefined): Promise<void> {
+    if (before === 'unknown') return;
+    const after = await this.head(key).catch(() => undefined);
+    if (after && (!before || after.etag !== before.etag || after.size !== before.size)) await this.delete(key).catch(() => undefined);
   }
 
   /** After every put: the server must hold exactly what was streamed. */
@@ -188,6 +213,8 @@ export class S3Store implements ObjectStore {
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'EPIPE') {
       return new OperationError(`cannot ${action} ${where}: storage unreachable (${code})`, 'check S3_ENDPOINT and the network', { cause: error });
     }
-    return new OperationError(`cannot ${action} ${where}: ${e.message || name}`, 'check the storage server and its logs', { cause: error });
+    // HEAD answers carry no body, so the SDK only knows the status code.
+    const reason = e.message && e.message !== 'UnknownError' ? e.message : `server answered HTTP ${e.$metadata?.httpStatusCode ?? '?'}`;
+    return new OperationError(`cannot ${action} ${where}: ${reason}`, 'check the storage server and its logs', { cause: error });
   }
 }

@@ -1,0 +1,229 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { OperationError, VerificationError } from '../../src/errors.js';
+import { FsStore } from '../../src/storage/fs.js';
+import { sha256Of } from '../../src/storage/hashing.js';
+import { S3Store, createS3Client } from '../../src/storage/s3.js';
+import { type ObjectStore, SHA256_METADATA } from '../../src/storage/store.js';
+import { FaultProxy, type S3Server, s3Env, startS3Server } from '../helpers/s3.js';
+
+const MiB = 1024 * 1024;
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+const text = async (stream: Readable) => Buffer.concat(await stream.toArray()).toString();
+
+/**
+ * A stream of `size` pseudo-random bytes produced on the fly (never held in memory),
+ * with no length announced, and the SHA-256 of what it produced.
+ */
+function generated(size: number): { stream: Readable; sha256: () => string } {
+  const hash = createHash('sha256');
+  const pattern = randomBytes(MiB);
+  async function* chunks() {
+    for (let offset = 0, n = 0; offset < size; offset += MiB, n += 1) {
+      const chunk = Buffer.allocUnsafe(Math.min(MiB, size - offset));
+      pattern.copy(chunk);
+      chunk.writeUInt32BE(n, 0);
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  return { stream: Readable.from(chunks()), sha256: () => hash.digest('hex') };
+}
+
+let s3: S3Server;
+const clients: S3Client[] = [];
+const dirs: string[] = [];
+
+function s3Client(endpoint: string): S3Client {
+  const client = createS3Client(loadConfig({ env: s3Env(endpoint, 'aj-test'), envFile: join(tmpdir(), 'aj-no-such.env') }).config);
+  clients.push(client);
+  return client;
+}
+
+beforeAll(async () => {
+  s3 = await startS3Server();
+});
+
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  await s3?.stop();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+interface Driver {
+  store: ObjectStore;
+  /** How many objects make a listing span more than one page (S3 pages by 1000). */
+  pageSpan: number;
+  /** Creates many small objects quickly (one request each), to test listing. */
+  seed(keys: string[]): Promise<void>;
+}
+
+const drivers: Array<[string, () => Promise<Driver>]> = [
+  ['FsStore', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'aj-fsstore-'));
+    dirs.push(dir);
+    const store = new FsStore(dir);
+    return { store, pageSpan: 50, seed: async (keys) => void (await Promise.all(keys.map((k) => store.put(k, Readable.from([Buffer.from(k)]))))) };
+  }],
+  ['S3Store', async () => {
+    const client = s3Client(s3.endpoint);
+    const prefix = `contract-${randomBytes(4).toString('hex')}`;
+    const seed = async (keys: string[]) => {
+      for (let i = 0; i < keys.length; i += 100) {
+        await Promise.all(keys.slice(i, i + 100).map((k) => client.send(new PutObjectCommand({ Bucket: 'aj-test', Key: `${prefix}/${k}`, Body: k }))));
+      }
+    };
+    return { store: new S3Store(client, 'aj-test', prefix), pageSpan: 1001, seed };
+  }],
+];
+
+describe.each(drivers)('%s honours the ObjectStore contract', (_name, open) => {
+  let store: ObjectStore;
+  let driver: Driver;
+  beforeAll(async () => {
+    driver = await open();
+    store = driver.store;
+  });
+
+  it('puts a stream of known size and reads it back, with its SHA-256 in the metadata', async () => {
+    const body = Buffer.from('devis D-2026-014, chantier Dupont\n');
+    const put = await store.put('devis/D-2026-014.txt', Readable.from([body]), { size: body.length, sha256: sha256(body), md5: md5(body), contentType: 'text/plain' });
+    expect(put).toEqual({ key: 'devis/D-2026-014.txt', size: body.length, sha256: sha256(body), md5: md5(body) });
+    const head = await store.head('devis/D-2026-014.txt');
+    expect(head).toMatchObject({ key: 'devis/D-2026-014.txt', size: body.length });
+    expect(head!.metadata[SHA256_METADATA]).toBe(sha256(body));
+    expect(await text(await store.get('devis/D-2026-014.txt'))).toBe(body.toString());
+  });
+
+  it('keeps caller metadata', async () => {
+    await store.put('meta/one', Readable.from([Buffer.from('x')]), { size: 1, metadata: { 'aj-kind': 'facture' } });
+    expect((await store.head('meta/one'))!.metadata['aj-kind']).toBe('facture');
+  });
+
+  it('says a missing object does not exist', async () => {
+    expect(await store.head('nothing/here')).toBeUndefined();
+    await expect(store.get('nothing/here')).rejects.toThrow(OperationError);
+    await expect(store.get('nothing/here')).rejects.toThrow(/object not found/);
+  });
+
+  it('refuses unsafe keys', async () => {
+    await expect(store.put('../escape', Readable.from([Buffer.from('x')]))).rejects.toThrow(/unsafe object key/);
+    await expect(store.head('/etc/passwd')).rejects.toThrow(/unsafe object key/);
+  });
+
+  it('refuses data that differs from the expected SHA-256, leaving no object', async () => {
+    const body = Buffer.from('facture F-2026-007');
+    const error = await store.put('factures/F-2026-007.txt', Readable.from([body]), { size: body.length, sha256: sha256(Buffer.from('other')) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect(await store.head('factures/F-2026-007.txt')).toBeUndefined();
+  });
+
+  it('aborts the put when the producer fails before the end, leaving no object', async () => {
+    const error = await store
+      .put('db/failed.dump', Readable.from([Buffer.from('partial dump')]), { beforeEnd: async () => Promise.reject(new Error('pg_dump exited with 1')) })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/pg_dump exited with 1/);
+    expect(await store.head('db/failed.dump')).toBeUndefined();
+  });
+
+  it('never replaces an object when asked not to', async () => {
+    await store.put('archive/F-1.pdf', Readable.from([Buffer.from('first')]), { size: 5, ifNoneMatch: true });
+    await expect(store.put('archive/F-1.pdf', Readable.from([Buffer.from('second')]), { size: 6, ifNoneMatch: true })).rejects.toThrow(/already exists/);
+    expect(await text(await store.get('archive/F-1.pdf'))).toBe('first');
+  });
+
+  it('lists by prefix, across pages', async () => {
+    const keys = Array.from({ length: driver.pageSpan }, (_, i) => `many/${String(i).padStart(4, '0')}`);
+    await driver.seed([...keys, 'manyother/x']);
+    const listed: string[] = [];
+    for await (const item of store.list('many/')) {
+      listed.push(item.key);
+      expect(item.size).toBe(9);
+    }
+    expect(listed.sort()).toEqual(keys);
+    await store.deleteMany(keys);
+    const left: string[] = [];
+    for await (const item of store.list('many')) left.push(item.key);
+    expect(left).toEqual(['manyother/x']);
+  });
+
+  it('deletes, and deleting a missing object is not an error', async () => {
+    await store.put('gone/soon', Readable.from([Buffer.from('bye')]), { size: 3 });
+    await store.delete('gone/soon');
+    await store.delete('gone/soon');
+    expect(await store.head('gone/soon')).toBeUndefined();
+  });
+
+  it('stores a stream of unknown length over 100 MB (multipart on S3) byte for byte', async () => {
+    const size = 101 * MiB + 12_345;
+    const source = generated(size);
+    const put = await store.put('db/big.dump', source.stream);
+    expect(put.size).toBe(size);
+    expect(put.sha256).toBe(source.sha256());
+    const head = await store.head('db/big.dump');
+    expect(head!.size).toBe(size);
+    const back = await sha256Of(await store.get('db/big.dump'));
+    expect(back).toMatchObject({ size, sha256: put.sha256 });
+    await store.delete('db/big.dump');
+  });
+});
+
+describe('FsStore writes atomically', () => {
+  it('leaves no temporary file behind after a failed put', async () => {
+    const { store } = await drivers[0]![1]();
+    const root = new URL(store.url).pathname;
+    await store.put('db/x', Readable.from([Buffer.from('abc')]), { size: 3, sha256: 'bad' }).catch(() => undefined);
+    expect(await readdir(join(root, 'db'))).toEqual([]);
+  });
+});
+
+describe('S3Store behind a misbehaving network', () => {
+  let proxy: FaultProxy;
+  let direct: S3Store;
+  beforeAll(async () => {
+    proxy = await new FaultProxy(s3.port).start();
+    direct = new S3Store(s3Client(s3.endpoint), 'aj-test', 'faults');
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+  // A fresh client per case: the proxy picks its behaviour when a connection opens.
+  const viaProxy = () => new S3Store(s3Client(proxy.endpoint), 'aj-test', 'faults');
+
+  it('leaves no object when the connection is cut mid-upload (single put)', async () => {
+    proxy.mode = { kind: 'cut-request', afterBytes: 256 * 1024 };
+    const body = randomBytes(2 * MiB);
+    await expect(viaProxy().put('cut/single', Readable.from([body]), { size: body.length })).rejects.toThrow(OperationError);
+    expect(await direct.head('cut/single')).toBeUndefined();
+  });
+
+  it('leaves no object when the connection is cut mid-upload (multipart)', async () => {
+    proxy.mode = { kind: 'cut-request', afterBytes: 3 * MiB };
+    await expect(viaProxy().put('cut/multi', generated(20 * MiB).stream)).rejects.toThrow(OperationError);
+    proxy.mode = { kind: 'pass' };
+    expect(await direct.head('cut/multi')).toBeUndefined();
+  });
+
+  it('reports HTTP 500 answers as one clear error', async () => {
+    proxy.mode = { kind: 'status', status: 500 };
+    const error = await viaProxy().put('fail/500', Readable.from([Buffer.from('x')]), { size: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationError);
+    expect((error as Error).message).toBe('cannot upload s3://aj-test/faults/fail/500: injected 500');
+    await expect(viaProxy().head('fail/500')).rejects.toThrow('cannot inspect s3://aj-test/faults/fail/500: server answered HTTP 500');
+    proxy.mode = { kind: 'pass' };
+    expect(await direct.head('fail/500')).toBeUndefined();
+  });
+
+  it('reports an unreachable server as such', async () => {
+    proxy.mode = { kind: 'down' };
+    await expect(viaProxy().head('any')).rejects.toThrow(/storage unreachable/);
+    proxy.mode = { kind: 'pass' };
+  });
+});
