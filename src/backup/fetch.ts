@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { VerificationError } from '../errors.js';
 import { HashingStream } from '../storage/hashing.js';
 import type { ObjectStore } from '../storage/store.js';
@@ -28,6 +28,8 @@ export async function streamVerified(
         if (/decrypt|tag|header|stanza|identity/i.test(error.message)) throw decryptionError(error);
         throw error;
       });
+      // The decrypter may finish before the hashing stream has flushed its digest.
+      await finished(hashing);
     } else {
       await pipeline(source, hashing, sink, { signal: options.signal });
     }
