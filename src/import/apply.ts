@@ -46,7 +46,8 @@ const ENTITY_SQL: Record<Entity, EntitySql> = {
         WHERE s.target_id IS NULL AND lower(s.email) = m.email AND (m.reference IS NULL OR s.reference IS NULL)`,
     ],
     checks: [
-      duplicateCheck(`coalesce('r:' || reference, 'e:' || lower(email))`, `CASE WHEN reference IS NULL THEN 'email' ELSE 'reference' END`, `coalesce(reference, email)`),
+      duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
+      duplicateCheck('lower(s.email)', 's.reference IS NULL AND s.email IS NOT NULL', 'email'),
       sameTargetCheck('client'),
     ],
     insert: { type: `coalesce(s.type, CASE WHEN s.raison_sociale IS NOT NULL OR s.siret IS NOT NULL THEN 'professionnel' ELSE 'particulier' END)` },
@@ -61,16 +62,17 @@ const ENTITY_SQL: Record<Entity, EntitySql> = {
     ],
     checks: [
       `SELECT line, 'client', client, 'unknown client: no client has this reference or email (import the clients first)' FROM import_stage WHERE client_id IS NULL`,
-      duplicateCheck('reference', `'reference'`, 'reference'),
+      duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
     ],
     insert: { statut: `coalesce(s.statut, 'prevu')`, date_debut: 's.date_debut::date', date_fin: 's.date_fin::date' },
   },
 };
 
-function duplicateCheck(key: string, column: string, value: string): string {
-  return `WITH keyed AS (SELECT line, ${key} AS key, ${column} AS col, ${value} AS val FROM import_stage),
-    firsts AS (SELECT key, min(line) AS first_line FROM keyed WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1)
-    SELECT k.line, k.col, k.val, 'duplicate: line ' || k.line || ' repeats line ' || f.first_line FROM keyed k JOIN firsts f USING (key) WHERE k.line > f.first_line`;
+/** Later lines repeating an earlier key; one aggregation, then a join only on the repeated keys. */
+function duplicateCheck(key: string, where: string, column: string): string {
+  return `WITH firsts AS (SELECT ${key} AS key, min(line) AS first_line FROM import_stage s WHERE ${where} GROUP BY 1 HAVING count(*) > 1)
+    SELECT s.line, '${column}', ${key}, 'duplicate: line ' || s.line || ' repeats line ' || f.first_line
+      FROM import_stage s JOIN firsts f ON ${key} = f.key WHERE ${where} AND s.line > f.first_line`;
 }
 
 function sameTargetCheck(noun: string): string {
@@ -85,7 +87,6 @@ function sameTargetCheck(noun: string): string {
  */
 export async function applyStaged(client: pg.PoolClient, entity: Entity, onConflict: OnConflict, problems: ProblemLog, skipInvalid: boolean): Promise<ApplyCounts> {
   const sql = ENTITY_SQL[entity];
-  await client.query('ANALYZE import_stage');
   for (const statement of sql.resolve) await client.query(statement);
   const checks = [...sql.checks];
   if (onConflict === 'error') checks.push(`SELECT line, 'reference', reference, 'already exists as ${entity.replace(/s$/, '')} #' || target_id || ' (pass --on-conflict update or skip)' FROM import_stage WHERE target_id IS NOT NULL`);
@@ -100,7 +101,9 @@ export async function applyStaged(client: pg.PoolClient, entity: Entity, onConfl
   if (bad.size > 0 && !skipInvalid) return { inserted: 0, updated: 0, unchanged: 0, skipped: 0 };
   if (bad.size > 0) await client.query('DELETE FROM import_stage WHERE line = ANY($1)', [[...bad]]);
 
-  const matched = Number((await client.query('SELECT count(*) AS n FROM import_stage WHERE target_id IS NOT NULL')).rows[0].n);
+  const { rows: [stagedRows] } = await client.query('SELECT count(*) AS staged, count(target_id) AS matched FROM import_stage');
+  const staged = Number(stagedRows.staged);
+  const matched = Number(stagedRows.matched);
   let updated = 0;
   if (onConflict === 'update' && matched > 0) {
     const cols = sql.columns.filter((c) => c !== 'reference' || entity === 'clients');
@@ -114,16 +117,14 @@ export async function applyStaged(client: pg.PoolClient, entity: Entity, onConfl
   const values = sql.columns.map((c) => sql.insert[c] ?? `s.${c}`);
   const inserted = await client.query(
     `INSERT INTO ${sql.table} (${sql.columns.join(', ')}) SELECT ${values.join(', ')} FROM import_stage s
-      WHERE s.target_id IS NULL ORDER BY s.line ON CONFLICT (reference) DO NOTHING`,
+      WHERE s.target_id IS NULL ON CONFLICT (reference) DO NOTHING`,
   );
-  const staged = Number((await client.query('SELECT count(*) AS n FROM import_stage')).rows[0].n);
   const insertedCount = inserted.rowCount ?? 0;
-  // Rows the web app inserted meanwhile with the same reference are left alone (ON CONFLICT).
-  const raced = staged - matched - insertedCount;
   return {
     inserted: insertedCount,
     updated,
     unchanged: onConflict === 'update' ? matched - updated : 0,
-    skipped: (onConflict === 'skip' ? matched : 0) + raced,
+    // Rows the web app inserted meanwhile with the same reference are left alone (ON CONFLICT).
+    skipped: (onConflict === 'skip' ? matched : 0) + (staged - matched - insertedCount),
   };
 }

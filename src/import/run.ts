@@ -83,7 +83,9 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
       });
       rowsRead = staged.rowsRead;
       progress.done();
+      ctx.io.debug(`staged ${staged.staged} of ${rowsRead} rows in ${Date.now() - started} ms`);
       const counts = await applyStaged(client, options.entity, options.onConflict, problems, Boolean(options.skipInvalid));
+      ctx.io.debug(`applied in ${Date.now() - started} ms since start`);
       const ok = problems.count === 0 || Boolean(options.skipInvalid);
       // Throwing is how db.tx rolls back: invalid rows without --skip-invalid, or a dry run.
       if (!ok || options.dryRun) throw new Rollback({ staged, counts, ok });
