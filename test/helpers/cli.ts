@@ -25,7 +25,8 @@ export function scratchDir(label = 'cwd'): string {
  */
 export function aj(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; input?: string } & Partial<Options> = {}): ResultPromise<{ reject: false }> {
   const { env, cwd, input, ...rest } = options;
-  return execa(process.execPath, [AJ_BIN, ...args], {
+  // `--` as in bin/aj's shebang, so Node leaves aj's --env-file alone.
+  return execa(process.execPath, ['--', AJ_BIN, ...args], {
     env: cleanEnv(env),
     extendEnv: false,
     cwd: cwd ?? scratchDir(),
