@@ -22,6 +22,8 @@ const SINGLE_PUT_LIMIT = 64 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
 const PART_QUEUE = 4;
 
+const SILENT_LOGGER = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
 export function createS3Client(config: Config): S3Client {
   const endpoint = config.s3Endpoint;
   const isAws = !endpoint || /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/.test(new URL(endpoint).host);
@@ -38,6 +40,9 @@ export function createS3Client(config: Config): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
+    // Without a logger the SDK writes to console.warn (e.g. on a failed streamed upload); cron mails
+    // every stderr line, and aj reports the failure itself in one line.
+    logger: SILENT_LOGGER,
   });
 }
 
