@@ -31,7 +31,7 @@ const BATCH_CHARS = 256 * 1024;
  * is the parse and the checks, not stream machinery.
  */
 export async function stageCsv(source: CsvSource, copy: Writable, options: StageOptions): Promise<StageResult> {
-  const { parse } = await import('csv-parse');
+  const { parse, CsvError } = await import('csv-parse');
   const { encoding, bom, delimiter } = source.detected;
   let header: string[] | undefined;
   let mapping: ColumnMapping | undefined;
@@ -67,7 +67,7 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
     return full;
   };
 
-  const parser = parse({ delimiter, bom: encoding === 'utf-8' && bom, relax_column_count: true, on_record: onRecord as never });
+  const parser = parse({ delimiter, bom: encoding === 'utf-8' && bom, relax_column_count: true, relax_quotes: true, on_record: onRecord as never });
   const flushLast = new Transform({
     writableObjectMode: true,
     transform(chunk: string, _enc, done) {
@@ -85,20 +85,16 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
   try {
     await pipeline([...stages, parser, flushLast, copy] as never, { signal: options.signal });
   } catch (error) {
-    throw explainParseError(error);
+    throw error instanceof CsvError ? explainParseError(error) : error;
   }
   if (!header || !mapping) throw new VerificationError('the file is empty: no header row', 'export it again with a header row');
   if (rowsRead === 0) throw new VerificationError('the file has a header row but no data rows', 'check that you exported the right sheet');
   return { rowsRead, staged, header, mapping };
 }
 
-function explainParseError(error: unknown): unknown {
-  const e = error as { code?: string; message?: string };
-  if (e.code === 'CSV_QUOTE_NOT_CLOSED') {
-    return new VerificationError(`${e.message?.replace(/^Quote Not Closed: /, '')}: a quoted cell is never closed`, 'the file is truncated or a cell has an unmatched "; nothing was imported');
+function explainParseError(error: { code: string; message: string }): VerificationError {
+  if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
+    return new VerificationError(`${error.message.replace(/^Quote Not Closed: /, '')}: a quoted cell is never closed`, 'the file is truncated or a cell has an unmatched "; nothing was imported');
   }
-  if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
-    return new VerificationError(`the file is not valid CSV: ${e.message}`, 'check the quotes and the delimiter (--delimiter); nothing was imported');
-  }
-  return error;
+  return new VerificationError(`the file is not valid CSV: ${error.message}`, 'check the quotes and the delimiter (--delimiter); nothing was imported');
 }
