@@ -16,8 +16,8 @@ const SECRETS = {
 const SECRET_VALUES = ['db-pass-123', 'smtp-pass-456', 'AKIAEXAMPLEKEY', 'aws-secret-789'];
 
 describe('aj, usage', () => {
-  it('prints its version and nothing else', async () => {
-    const result = await aj(['--version']);
+  it.each([[['--version']], [['-V']], [['--quiet', '--version']]])('prints its version and nothing else for %j', async (args) => {
+    const result = await aj(args);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe(version());
     expect(result.stderr).toBe('');
