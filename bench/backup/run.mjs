@@ -69,7 +69,8 @@ try {
 
   const dumpFile = join(work, 'raw.dump');
   must(spawnSync('sh', ['-c', `pg_dump -Fc -Z1 '${dbUrl}' > ${dumpFile}`]));
-  psql('postgres', 'DROP DATABASE IF EXISTS aj_bench_raw_restore; CREATE DATABASE aj_bench_raw_restore');
+  psql('postgres', 'DROP DATABASE IF EXISTS aj_bench_raw_restore');
+  psql('postgres', 'CREATE DATABASE aj_bench_raw_restore');
   const rawRestore = timed('raw pg_restore -j 2 (local file)', 'pg_restore', ['-j', '2', '--no-owner', '--no-acl', '-d', `${server}/aj_bench_raw_restore`, dumpFile]);
   psql('postgres', 'DROP DATABASE IF EXISTS aj_bench_aj_restore');
   const ajRestore = timed('aj backup restore --jobs 2 (file)', process.execPath, [aj, 'backup', 'restore', 'latest', '--jobs', '2', '--create', '--yes', '-q', '--target-url', `${server}/aj_bench_aj_restore`], {
@@ -84,7 +85,8 @@ try {
   console.log(`  peak RSS of aj            ${Math.max(fileRun.rssMiB, s3Run.rssMiB, encRun.rssMiB, ajRestore.rssMiB).toFixed(0)} MiB (target < 200)`);
 } finally {
   s3.child.kill();
-  psql('postgres', 'DROP DATABASE IF EXISTS aj_bench_raw_restore WITH (FORCE); DROP DATABASE IF EXISTS aj_bench_aj_restore WITH (FORCE)');
+  psql('postgres', 'DROP DATABASE IF EXISTS aj_bench_raw_restore WITH (FORCE)');
+  psql('postgres', 'DROP DATABASE IF EXISTS aj_bench_aj_restore WITH (FORCE)');
   if (!process.env.BENCH_KEEP) psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   rmSync(work, { recursive: true, force: true });
 }

@@ -33,7 +33,7 @@ export class FsStore implements ObjectStore {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${dirname(path)}/${TMP_MARKER}${randomBytes(6).toString('hex')}`;
-    const hashing = new HashingStream(options.beforeEnd, options.onProgress);
+    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5));
     try {
       await pipeline(body, hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
       await fsyncPath(tmp);
@@ -62,7 +62,7 @@ export class FsStore implements ObjectStore {
     if (!info || info.size !== hashing.bytes) {
       throw new VerificationError(`stored object ${key} has ${info?.size ?? 'no'} bytes, ${hashing.bytes} were written`, 'check the disk');
     }
-    return { key, size: hashing.bytes, sha256: hashing.sha256, md5: hashing.md5 };
+    return { key, size: hashing.bytes, sha256: hashing.sha256, ...(hashing.md5 ? { md5: hashing.md5 } : {}) };
   }
 
   async get(key: string): Promise<Readable> {

@@ -75,7 +75,7 @@ export class S3Store implements ObjectStore {
     if (options.ifNoneMatch && before) {
       throw new OperationError(`object already exists: ${this.url}/${key}`, 'objects here are never overwritten');
     }
-    const hashing = new HashingStream(options.beforeEnd, options.onProgress);
+    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5));
     const source = body.pipe(hashing);
     body.once('error', (error) => hashing.destroy(error));
     const Metadata = { ...options.metadata, ...(options.sha256 ? { [SHA256_METADATA]: options.sha256 } : {}) };
@@ -114,7 +114,7 @@ export class S3Store implements ObjectStore {
       throw error;
     }
     await this.checkStored(key, hashing, options);
-    return { key, size: hashing.bytes, sha256: hashing.sha256, md5: hashing.md5 };
+    return { key, size: hashing.bytes, sha256: hashing.sha256, ...(hashing.md5 ? { md5: hashing.md5 } : {}) };
   }
 
   /** After a failed put: removes what it left under the key (not an untouched older object), best effort. */

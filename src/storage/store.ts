@@ -38,7 +38,8 @@ export interface PutResult {
   key: string;
   size: number;
   sha256: string;
-  md5: string;
+  /** Only when the caller gave an expected MD5 (and it matched). */
+  md5?: string;
 }
 
 export interface ObjectInfo {

@@ -10,7 +10,7 @@ import { pgToolPath } from '../../src/db/pg-tools.js';
 export function pgBinDirWith(scripts: Partial<Record<'pg_dump' | 'pg_restore' | 'pg_dumpall' | 'psql', string>>): string {
   const dir = mkdtempSync(join(tmpdir(), 'aj-pgbin-'));
   for (const tool of ['pg_dump', 'pg_restore', 'pg_dumpall', 'psql'] as const) {
-    const real = pgToolPath(tool, {});
+    const real = pgToolPath(tool, { pgBinDir: undefined });
     const script = scripts[tool];
     if (!script) {
       symlinkSync(real, join(dir, tool));
