@@ -125,8 +125,8 @@ interface ArchiveTarget {
 
 /**
  * Under the document's lock: skip identical content, else store the next version at a key
- * nothing occupies (If-None-Match, plus a HEAD before for servers that ignore it, and the
- * store's recheck after), then insert the row. The row commits only after the object is verified.
+ * nothing occupies (the store sends If-None-Match, looks first for servers that ignore it, and
+ * rechecks after), then insert the row. The row commits only after the object is verified.
  */
 async function archiveOne(file: PlannedFile, target: ArchiveTarget): Promise<PutFileResult> {
   const { type, store, client } = target;
@@ -144,23 +144,15 @@ async function archiveOne(file: PlannedFile, target: ArchiveTarget): Promise<Put
     const version = (versions.at(-1)?.version ?? 0) + 1;
     const filename = safeFilename(basename(file.path));
     const key = objectKey({ type, docId: file.docId, date: target.date, version, filename });
-    const existing = await store.head(key);
-    // An object with exactly this content and no row is this file's upload from a run that died before its commit.
-    const resumed = existing && existing.size === hash.size && existing.metadata[SHA256_METADATA] === hash.sha256;
-    if (existing && !resumed) {
-      throw new OperationError(`${store.url}/${key} already exists but is not in the archive`, 'it is never overwritten; inspect it with `aj archive verify --orphans`');
-    }
-    if (!existing) {
-      await store.put(key, createReadStream(file.path, { highWaterMark: 1 << 20 }), {
-        size: hash.size,
-        sha256: hash.sha256,
-        md5: hash.md5,
-        ifNoneMatch: true,
-        contentType: file.contentType,
-        metadata: { 'aj-doc-type': type, 'aj-doc-id': file.docId, 'aj-version': String(version) },
-        signal: target.signal,
-      });
-    }
+    await store.put(key, createReadStream(file.path, { highWaterMark: 1 << 20 }), {
+      size: hash.size,
+      sha256: hash.sha256,
+      md5: hash.md5,
+      ifNoneMatch: true,
+      contentType: file.contentType,
+      metadata: { 'aj-doc-type': type, 'aj-doc-id': file.docId, 'aj-version': String(version) },
+      signal: target.signal,
+    }).catch((error) => occupiedBy(store, key, hash, error));
     const row: ArchivedDocument = await insertDocument(client, {
       docType: type,
       docId: file.docId,
@@ -180,4 +172,15 @@ async function archiveOne(file: PlannedFile, target: ArchiveTarget): Promise<Put
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * After a failed put: an object with exactly this content is this file's upload from a run that
+ * died before its commit (adopted); any other object at the key is refused, never replaced.
+ */
+async function occupiedBy(store: ObjectStore, key: string, hash: { size: number; sha256: string }, error: unknown): Promise<void> {
+  const existing = await store.head(key).catch(() => undefined);
+  if (!existing) throw error;
+  if (existing.size === hash.size && existing.metadata[SHA256_METADATA] === hash.sha256) return;
+  throw new OperationError(`${store.url}/${key} holds an object that is not in the archive (${describeError(error)})`, 'it is never overwritten; inspect it with `aj archive verify --orphans`');
 }

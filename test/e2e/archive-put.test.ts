@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aj, scratchDir } from '../helpers/cli.js';
+import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
+import { FaultProxy, type S3Server, s3Env, startS3Server } from '../helpers/s3.js';
+
+const BUCKET = 'aj-archive';
+let s3: S3Server;
+let db: TestDatabase;
+let sdk: S3Client;
+let env: Record<string, string>;
+const work = scratchDir('archive-put');
+
+const pdf = (text: string) => Buffer.from(`%PDF-1.4\n% ${text}\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n`);
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const envFor = (endpoint: string) => ({ ...s3Env(endpoint, BUCKET), ARCHIVE_BUCKET: `s3://${BUCKET}`, DATABASE_URL: db.url });
+
+async function objectBytes(key: string): Promise<Buffer> {
+  const out = await sdk.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+async function objectExists(key: string): Promise<boolean> {
+  return sdk.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })).then(() => true, () => false);
+}
+
+beforeAll(async () => {
+  [s3, db] = await Promise.all([startS3Server([BUCKET]), createTestDatabase('archive_put')]);
+  sdk = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  env = envFor(s3.endpoint);
+});
+
+afterAll(async () => {
+  sdk?.destroy();
+  await Promise.all([s3?.stop(), db?.drop()]);
+});
+
+describe('aj archive put', () => {
+  it('archives a PDF, skips the same content, stores changed content as a new version', async () => {
+    const file = join(work, 'Facture n°42.pdf');
+    const v1 = pdf('first');
+    writeFileSync(file, v1);
+    const first = await aj(['archive', 'put', file, '--type', 'facture', '--doc-id', 'FA-2026-0042', '--date', '2026-03-31', '--json'], { env });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const report = JSON.parse(first.stdout);
+    expect(report).toMatchObject({ archived: 1, skipped: 0, failed: 0, storage: `s3://${BUCKET}` });
+    expect(report.files[0]).toMatchObject({ status: 'archived', version: 1, key: 'facture/2026/03/FA-2026-0042/Facture_n_42.pdf', sha256: sha256(v1) });
+
+    const again = await aj(['archive', 'put', file, '--type', 'facture', '--doc-id', 'FA-2026-0042', '--date', '2026-03-31', '--json'], { env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).files[0]).toMatchObject({ status: 'skipped', version: 1, detail: 'already archived as version 1' });
+
+    const v2 = pdf('corrected');
+    writeFileSync(file, v2);
+    const changed = await aj(['archive', 'put', file, '--type', 'facture', '--doc-id', 'FA-2026-0042', '--date', '2026-04-02', '--json'], { env });
+    expect(changed.exitCode, changed.stderr).toBe(0);
+    expect(JSON.parse(changed.stdout).files[0]).toMatchObject({ status: 'archived', version: 2, key: 'facture/2026/04/FA-2026-0042/v2/Facture_n_42.pdf' });
+
+    const rows = await db.query('SELECT version, object_key, filename, original_filename, size_bytes, md5, sha256, content_type, storage_url FROM archived_documents ORDER BY version');
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ version: 1, original_filename: 'Facture n°42.pdf', filename: 'Facture_n_42.pdf', sha256: sha256(v1), content_type: 'application/pdf', storage_url: `s3://${BUCKET}` });
+    expect(rows[0]!.md5).toBe(createHash('md5').update(v1).digest('hex'));
+    expect(await objectBytes(rows[0]!.object_key)).toEqual(v1);
+    expect(await objectBytes(rows[1]!.object_key)).toEqual(v2);
+
+    const list = await aj(['archive', 'list', '--doc-id', 'FA-2026-0042', '--json'], { env });
+    expect(JSON.parse(list.stdout).map((d: { version: number }) => d.version)).toEqual([2, 1]);
+
+    const out = join(work, 'v1-copy.pdf');
+    const get = await aj(['archive', 'get', 'facture', 'FA-2026-0042', '--doc-version', '1', '-o', out], { env });
+    expect(get.exitCode, get.stderr).toBe(0);
+    expect(readFileSync(out)).toEqual(v1);
+    const latest = await aj(['archive', 'get', 'facture', 'FA-2026-0042'], { env, encoding: 'buffer', stripFinalNewline: false });
+    expect(latest.exitCode).toBe(0);
+    expect(Buffer.from(latest.stdout as unknown as Uint8Array)).toEqual(v2);
+  });
+
+  it('refuses ids and types that escape the layout, and non-PDFs, before uploading anything', async () => {
+    const file = join(work, 'ok.pdf');
+    writeFileSync(file, pdf('ok'));
+    const text = join(work, 'notes.pdf');
+    writeFileSync(text, 'not really a pdf');
+    const before = (await db.query('SELECT count(*)::int AS n FROM archived_documents'))[0]!.n;
+    for (const args of [
+      [file, '--type', 'facture', '--doc-id', '../../etc'],
+      [file, '--type', 'facture', '--doc-id', 'a/b'],
+      [file, '--type', 'facture', '--doc-id', ''],
+      [file, '--type', '../facture', '--doc-id', 'FA-1'],
+      [text, '--type', 'facture', '--doc-id', 'FA-1'],
+      [file, text, '--type', 'facture'],
+    ]) {
+      const result = await aj(['archive', 'put', ...args], { env });
+      expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/aj: (refused|invalid document type)/);
+    }
+    expect((await db.query('SELECT count(*)::int AS n FROM archived_documents'))[0]!.n).toBe(before);
+    const anyType = await aj(['archive', 'put', text, '--type', 'note', '--doc-id', 'N-1', '--any-type', '--json'], { env });
+    expect(anyType.exitCode, anyType.stderr).toBe(0);
+    expect(JSON.parse(anyType.stdout).files[0]).toMatchObject({ status: 'archived' });
+  });
+
+  it('archives a directory of 200 PDFs with bounded concurrency, ignoring non-PDFs', async () => {
+    const dir = join(work, 'devis');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    for (let i = 1; i <= 200; i += 1) writeFileSync(join(dir, i % 2 ? '' : 'sub', `DE-2026-${String(i).padStart(4, '0')}.pdf`), pdf(`devis ${i}`));
+    writeFileSync(join(dir, 'README.txt'), 'not a pdf');
+    const result = await aj(['archive', 'put', dir, '--type', 'devis', '--concurrency', '8', '--json'], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ archived: 200, skipped: 0, failed: 0, ignored: 1 });
+    const rows = await db.query(`SELECT object_key FROM archived_documents WHERE doc_type = 'devis'`);
+    expect(rows).toHaveLength(200);
+    const again = await aj(['archive', 'put', dir, '--type', 'devis', '--json'], { env });
+    expect(JSON.parse(again.stdout)).toMatchObject({ archived: 0, skipped: 200, failed: 0 });
+  });
+
+  it('when storage goes down mid-batch, names the failed files and leaves no row without its object', async () => {
+    const proxy = await new FaultProxy(s3.port).start();
+    const dir = join(work, 'factures-batch');
+    mkdirSync(dir);
+    for (let i = 1; i <= 40; i += 1) writeFileSync(join(dir, `FB-${i}.pdf`), pdf(`batch ${i}`.repeat(200)));
+    const run = aj(['archive', 'put', dir, '--type', 'facture', '--concurrency', '2', '--date', '2026-05-10'], { env: envFor(proxy.endpoint) });
+    // Storage dies once a few files are archived.
+    while ((await db.query(`SELECT count(*)::int AS n FROM archived_documents WHERE doc_id LIKE 'FB-%'`))[0]!.n < 3) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await proxy.stop();
+    const result = await run;
+    expect(result.exitCode, result.stderr).toBe(1);
+    const rows = await db.query(`SELECT doc_id, object_key FROM archived_documents WHERE doc_id LIKE 'FB-%'`);
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    expect(rows.length).toBeLessThan(40);
+    for (const row of rows) expect(await objectExists(row.object_key), row.object_key).toBe(true);
+    const archived = new Set(rows.map((r) => r.doc_id));
+    for (let i = 1; i <= 40; i += 1) {
+      if (!archived.has(`FB-${i}`)) expect(result.stderr).toContain(`FB-${i}.pdf: `);
+    }
+    expect(result.stderr).toMatch(/aj: \d+ of 40 file\(s\) failed/);
+
+    // Storage back: the same command completes the batch, skipping what is already there.
+    const retry = await aj(['archive', 'put', dir, '--type', 'facture', '--date', '2026-05-10', '--json'], { env });
+    expect(retry.exitCode, retry.stderr).toBe(0);
+    expect(JSON.parse(retry.stdout)).toMatchObject({ skipped: rows.length, archived: 40 - rows.length, failed: 0 });
+  });
+
+  it('never leaves a partial output file when get fails', async () => {
+    const out = join(work, 'missing.pdf');
+    const result = await aj(['archive', 'get', 'facture', 'NOPE-1', '-o', out], { env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('no archived facture NOPE-1');
+    expect(existsSync(out)).toBe(false);
+  });
+});
