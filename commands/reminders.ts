@@ -1,14 +1,112 @@
-import type { Command } from 'commander';
-import { OperationError } from '../src/errors.js';
+import { type Command, Option } from 'commander';
 import type { Context } from '../src/context.js';
+import { OperationError, UsageError } from '../src/errors.js';
+import { formatTime, renderTable } from '../src/render.js';
 
-export function register(program: Command, _ctx: Context): void {
-  program
-    .command('reminders')
-    .description('not implemented yet')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      throw new OperationError('aj reminders is not implemented yet', 'see the open issues');
+const RUN_HELP = `
+Rules (days configurable, business dates in AJ_TIMEZONE, Europe/Paris by default):
+  invoices  envoyee, unpaid, client not paused: level 1 at due date + 30 days, level 2 ("relance
+            avant mise en demeure", with the legal penalties and 40 EUR indemnity for professional
+            clients) at + 60 days (REMINDER_INVOICE_DAYS=30,60). Catch-up sends only the highest level.
+  quotes    envoye, unsigned, still valid: one reminder REMINDER_QUOTE_DAYS (15) days after sending.
+  expiry    envoye, unsigned, past validity: status becomes expire (no email), logged.
+Each reminder is sent once: its (document, level) key is claimed before sending. A run that crashed
+after claiming leaves it "sending": reported, and re-sent only with --resend-stuck.
+AUTO_SEND_ENABLED=false makes run a dry run.
+
+Examples:
+  aj reminders run --dry-run
+  aj reminders run                      # daily from cron
+  aj reminders run --only invoices --as-of 2026-03-31 --json
+  aj reminders list --status failed
+
+Exit status: 0 done (skipped clients included), 1 a send failed (retried next run), 75 another run holds the lock.
+`;
+
+export function register(program: Command, ctx: Context): void {
+  const reminders = program.command('reminders').description('unpaid-invoice and unsigned-quote reminders, quote expiry');
+
+  reminders
+    .command('run')
+    .description('send the reminders due today and expire outdated quotes, each exactly once')
+    .option('--dry-run', 'print the plan; change nothing')
+    .addOption(new Option('--only <what>', 'only this part').choices(['invoices', 'quotes', 'expiry']))
+    .option('--as-of <date>', 'plan as of this business day (YYYY-MM-DD) instead of today')
+    .option('--limit <n>', 'send at most this many reminders')
+    .option('--resend-stuck', 'also re-send reminders left "sending" by a crashed run (check they never arrived)')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText('after', RUN_HELP)
+    .action(async (opts: { dryRun?: boolean; only?: 'invoices'; asOf?: string; limit?: string; resendStuck?: boolean; json?: boolean }) => {
+      const { runReminders } = await import('../src/reminders/run.js');
+      const { parseDay } = await import('../src/mail/log.js');
+      const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit: "${opts.limit}" is not a positive whole number`, 'write it as --limit 50');
+      const summary = await runReminders(
+        { dryRun: Boolean(opts.dryRun), only: opts.only, asOf: opts.asOf && parseDay('--as-of', opts.asOf), limit, resendStuck: Boolean(opts.resendStuck) },
+        ctx,
+      );
+      if (opts.json) ctx.io.json(summary);
+      else await printSummary(ctx, summary);
+      for (const s of summary.plan.stuck) {
+        ctx.io.warn(`${s.documentType} ${s.documentId} ${s.level} was claimed at ${formatTime(s.claimedAt)} by a run that did not finish: not re-sent (check, then --resend-stuck)`);
+      }
+      if (summary.failed > 0) throw new OperationError(`${summary.failed} reminder(s) failed to send`, 'they are retried on the next run; see aj mail history --status failed');
     });
+
+  reminders
+    .command('list')
+    .description('the reminder log: what was claimed, sent, failed or done, newest first')
+    .addOption(new Option('--status <status>', 'only this status').choices(['sending', 'sent', 'failed', 'done']))
+    .addOption(new Option('--type <type>', 'only this document type').choices(['facture', 'devis']))
+    .option('--document <id>', 'only this document id')
+    .option('--limit <n>', 'at most this many rows', '50')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  aj reminders list\n  aj reminders list --status sending   # stuck after a crash\n  aj reminders list --type facture --document 42 --json\n')
+    .action(async (opts: { status?: 'sent'; type?: 'facture'; document?: string; limit: string; json?: boolean }) => {
+      const { listReminderLog } = await import('../src/reminders/log.js');
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: "${opts.limit}" is not a positive whole number`, 'write it as --limit 100');
+      if (opts.document !== undefined && !/^\d+$/.test(opts.document)) throw new UsageError(`--document: "${opts.document}" is not a document id`, 'give the numeric id');
+      const rows = await listReminderLog(await ctx.db(), { status: opts.status, type: opts.type, documentId: opts.document === undefined ? undefined : Number(opts.document), limit });
+      if (opts.json) return ctx.io.json(rows);
+      await renderTable(ctx.io, rows, [
+        { header: 'document', value: (r) => `${r.documentType} ${r.numero ?? r.documentId}` },
+        { header: 'level', value: (r) => r.level },
+        { header: 'status', value: (r) => r.status },
+        { header: 'claimed', value: (r) => formatTime(r.claimedAt) },
+        { header: 'finished', value: (r) => formatTime(r.finishedAt) },
+        { header: 'mail', value: (r) => r.emailMessageId },
+        { header: 'error', value: (r) => r.error },
+      ], 'no reminders logged');
+    });
+}
+
+type Summary = Awaited<ReturnType<typeof import('../src/reminders/run.js').runReminders>>;
+
+async function printSummary(ctx: Context, s: Summary): Promise<void> {
+  if (s.dryRun) {
+    await renderTable(ctx.io, s.plan.reminders, [
+      { header: 'document', value: (r) => `${r.documentType} ${r.numero}` },
+      { header: 'client', value: (r) => r.clientName },
+      { header: 'level', value: (r) => r.level },
+      { header: 'due since', value: (r) => r.dueSince },
+      { header: 'amount', value: (r) => r.amount },
+      { header: 'email', value: (r) => r.email ?? '' },
+      { header: 'note', value: (r) => r.skip ?? '' },
+    ], `no reminders due on ${s.asOf}`);
+    if (s.plan.expiring.length > 0) ctx.io.notice(`would expire ${s.plan.expiring.length} quote(s): ${s.plan.expiring.map((e) => e.numero).join(', ')}`);
+    return;
+  }
+  if (s.results.length > 0) {
+    await renderTable(ctx.io, s.results, [
+      { header: 'document', value: (r) => `${r.documentType} ${r.numero}` },
+      { header: 'level', value: (r) => r.level },
+      { header: 'email', value: (r) => r.email },
+      { header: 'status', value: (r) => r.status },
+      { header: 'mail', value: (r) => r.messageId },
+      { header: 'error', value: (r) => r.error },
+    ]);
+  }
+  for (const k of s.skipped) ctx.io.warn(`skipped ${k.documentType} ${k.numero} ${k.level}: ${k.reason}`);
+  ctx.io.notice(`reminders as of ${s.asOf}: ${s.sent} sent, ${s.failed} failed, ${s.skipped.length} skipped, ${s.expired} quote(s) expired, ${s.stuck} stuck`);
 }
