@@ -5,6 +5,8 @@ import type { Db } from './pool.js';
 
 // Advisory locks take two int4 keys: a fixed namespace for aj jobs, then hashtext(job name).
 const JOB_LOCK_NAMESPACE = 0x616a6a62; // "ajjb"
+// Advisory locks belong to one database; pg_locks shows the whole cluster (other aj databases too).
+const THIS_DATABASE = '(SELECT oid FROM pg_database WHERE datname = current_database())';
 
 export interface JobLock {
   job: string;
@@ -50,7 +52,7 @@ export async function acquireJobLock(db: Db, job: string, options: LockOptions =
 export async function isJobLocked(db: Db, job: string): Promise<boolean> {
   const row = await db.one<{ held: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int::oid
-       AND objid = hashtext($2)::oid AND objsubid = 2 AND granted) AS held`,
+       AND objid = hashtext($2)::oid AND objsubid = 2 AND granted AND database = ${THIS_DATABASE}) AS held`,
     [JOB_LOCK_NAMESPACE, job],
   );
   return row?.held ?? false;
@@ -64,7 +66,8 @@ async function tryLock(client: pg.PoolClient, job: string): Promise<boolean> {
 async function describeHolder(client: pg.PoolClient, job: string): Promise<string> {
   const { rows } = await client.query<{ application_name: string; client_addr: string | null }>(
     `SELECT a.application_name, a.client_addr::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.classid = $1::int::oid AND l.objid = hashtext($2)::oid AND l.objsubid = 2 AND l.granted`,
+      WHERE l.locktype = 'advisory' AND l.classid = $1::int::oid AND l.objid = hashtext($2)::oid AND l.objsubid = 2 AND l.granted
+        AND l.database = ${THIS_DATABASE}`,
     [JOB_LOCK_NAMESPACE, job],
   );
   const holder = rows[0];

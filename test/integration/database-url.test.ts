@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl, withLibpqEnv } from '../../src/db/connection.js';
 import { pgToolPath } from '../../src/db/pg-tools.js';
 import { Db } from '../../src/db/pool.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
+import { type TestDatabase, createTestDatabase, serverUrl } from '../helpers/pg.js';
 
 // A role with a password, so the passfile is what authenticates wherever the server asks for one.
 const ROLE = `aj_pw_${randomBytes(4).toString('hex')}`;
@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await database?.drop();
   const { Client } = (await import('pg')).default;
-  const admin = new Client({ connectionString: database.url });
+  const admin = new Client({ connectionString: serverUrl() });
   await admin.connect();
   await admin.query(`DROP ROLE IF EXISTS ${ROLE}`).finally(() => admin.end());
 });

@@ -42,9 +42,9 @@ afterAll(async () => {
 });
 
 /** Starts another node process holding the job's lock; resolves once it has it. */
-async function holdInOtherProcess(job: string): Promise<{ child: ChildProcess; lines: AsyncIterator<string> }> {
+async function holdInOtherProcess(job: string, url = database.url): Promise<{ child: ChildProcess; lines: AsyncIterator<string> }> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', HOLDER], {
-    env: { ...process.env, DATABASE_URL: database.url, JOB: job },
+    env: { ...process.env, DATABASE_URL: url, JOB: job },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -56,13 +56,16 @@ async function holdInOtherProcess(job: string): Promise<{ child: ChildProcess; l
 describe('acquireJobLock across processes', () => {
   it('refuses a second run while another process holds the lock, naming its pid and host', async () => {
     const { child } = await holdInOtherProcess('backup');
-    expect(await isJobLocked(db, 'backup')).toBe(true);
-    const error = await acquireJobLock(db, 'backup').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(LockHeldError);
-    expect((error as LockHeldError).exitCode).toBe(75);
-    expect((error as Error).message).toBe(`backup is already running (pid ${child.pid} on ${hostname()})`);
-    child.kill('SIGKILL');
-    await once(child, 'exit');
+    try {
+      expect(await isJobLocked(db, 'backup')).toBe(true);
+      const error = await acquireJobLock(db, 'backup').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockHeldError);
+      expect((error as LockHeldError).exitCode).toBe(75);
+      expect((error as Error).message).toBe(`backup is already running (pid ${child.pid} on ${hostname()})`);
+    } finally {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
   });
 
   it('is released by PostgreSQL when the holder dies', async () => {
@@ -100,6 +103,20 @@ describe('acquireJobLock across processes', () => {
     await expect(waiting).rejects.toThrow('interrupted by SIGINT');
     child.kill('SIGKILL');
     await once(child, 'exit');
+  });
+
+  it('ignores the same job running against another database on the server', async () => {
+    const other = await createTestDatabase('job_lock_other');
+    const { child } = await holdInOtherProcess('backup', other.url);
+    try {
+      expect(await isJobLocked(db, 'backup')).toBe(false);
+      const lock = await acquireJobLock(db, 'backup');
+      await lock.release();
+    } finally {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      await other.drop();
+    }
   });
 
   it('keeps different jobs independent and lets release be called twice', async () => {
