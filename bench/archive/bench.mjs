@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// Benchmark of `aj archive` against raw S3 calls on a local s3rver, in one run.
+//   node bench/archive/bench.mjs [objects=10000] [concurrency=8]
+// Needs `npm run build`, PostgreSQL (AJ_TEST_DATABASE_URL or postgresql://postgres@127.0.0.1:5432/postgres).
+// Targets (issue 4): put >= 0.8x raw concurrent PutObject; quick verify >= 5x a sequential HEAD loop;
+// deep verify >= 0.8x a raw concurrent GET of the same objects.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const objects = Number(process.argv[2] ?? 10_000);
+const concurrency = Number(process.argv[3] ?? 8);
+const bucket = 'aj-archive';
+const serverUrl = process.env.AJ_TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+const work = mkdtempSync(join(tmpdir(), 'aj-bench-archive-'));
+const s3dir = join(work, 's3');
+mkdirSync(s3dir);
+const s3rver = spawn(process.execPath, ['--openssl-legacy-provider', join(root, 'test/helpers/s3rver-process.cjs'), s3dir, bucket], { stdio: ['ignore', 'pipe', 'inherit'] });
+const port = await new Promise((resolve) => s3rver.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+const endpoint = `http://127.0.0.1:${port}`;
+const sdk = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+
+const dbName = `aj_bench_archive_${process.pid}`;
+const admin = new pg.Client({ connectionString: serverUrl });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${dbName}`);
+const dbUrl = new URL(serverUrl);
+dbUrl.pathname = `/${dbName}`;
+const env = { ...process.env, DATABASE_URL: dbUrl.toString(), ARCHIVE_BUCKET: `s3://${bucket}`, S3_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1' };
+
+const pdf = (i) => Buffer.from(`%PDF-1.4\n% facture ${i}\n${'x'.repeat(2000)}\n%%EOF\n`);
+const pdfDir = join(work, 'pdfs');
+mkdirSync(pdfDir);
+for (let i = 0; i < objects; i += 1) writeFileSync(join(pdfDir, `FA-${i}.pdf`), pdf(i));
+
+async function pool(items, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+async function timed(label, fn) {
+  const start = performance.now();
+  await fn();
+  const seconds = (performance.now() - start) / 1000;
+  console.log(`${label.padEnd(44)} ${seconds.toFixed(2)} s  (${(objects / seconds).toFixed(0)} objects/s)`);
+  return seconds;
+}
+
+function aj(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bin/aj'), ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`aj ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+const indexes = [...Array(objects).keys()];
+try {
+  await aj(['db', 'migrate']);
+  console.log(`${objects} objects of ${pdf(0).length} bytes, concurrency ${concurrency}, s3rver on loopback`);
+  const rawPut = await timed('raw concurrent PutObject', () => pool(indexes, (i) => sdk.send(new PutObjectCommand({ Bucket: bucket, Key: `raw/FA-${i}.pdf`, Body: pdf(i), ContentType: 'application/pdf' }))));
+  const ajPut = await timed('aj archive put (directory)', () => aj(['archive', 'put', pdfDir, '--type', 'facture', '--concurrency', String(concurrency), '--json']));
+
+  const keys = await archivedKeys();
+  const rawHead = await timed('raw sequential HEAD loop', async () => {
+    for (const Key of keys) await sdk.send(new HeadObjectCommand({ Bucket: bucket, Key }));
+  });
+  const ajQuick = await timed('aj archive verify (quick)', () => aj(['archive', 'verify', '--concurrency', String(concurrency)]));
+  const rawGet = await timed('raw concurrent GET (body read)', () => pool(keys, async (Key) => {
+    const out = await sdk.send(new GetObjectCommand({ Bucket: bucket, Key }));
+    for await (const _ of out.Body);
+  }));
+  const ajDeep = await timed('aj archive verify --deep', () => aj(['archive', 'verify', '--deep', '--concurrency', String(concurrency)]));
+
+  console.log('\nratios (higher is better for aj):');
+  console.log(`  put:          ${(rawPut / ajPut).toFixed(2)}x raw concurrent PutObject   (target >= 0.8)`);
+  console.log(`  quick verify: ${(rawHead / ajQuick).toFixed(2)}x faster than sequential HEAD (target >= 5)`);
+  console.log(`  deep verify:  ${(rawGet / ajDeep).toFixed(2)}x raw concurrent GET          (target >= 0.8)`);
+} finally {
+  sdk.destroy();
+  s3rver.kill('SIGTERM');
+  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await admin.end();
+  rmSync(work, { recursive: true, force: true });
+}
+
+async function archivedKeys() {
+  const client = new pg.Client({ connectionString: env.DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query('SELECT object_key FROM archived_documents')).rows.map((r) => r.object_key);
+  } finally {
+    await client.end();
+  }
+}
