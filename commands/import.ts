@@ -8,7 +8,7 @@ interface CsvFlags {
   entity: 'clients' | 'chantiers';
   encoding?: string;
   delimiter?: string;
-  map: string[];
+  map?: string[];
   mapping?: string;
   onConflict: 'update' | 'skip' | 'error';
   skipInvalid?: boolean;
@@ -27,18 +27,18 @@ email; chantiers name their client by reference or email in a "Client" column.
 All or nothing: if any row is invalid nothing is written and every problem is listed
 (the first 50 on screen, all of them with --report).
 
+Fields: clients: reference type nom prenom raison_sociale email telephone adresse code_postal ville siret
+        chantiers: reference client nom adresse code_postal ville statut date_debut date_fin
+
+Exit status: 0 imported (or dry run valid), 2 bad flags, 4 invalid rows or not a usable CSV file
+(nothing written), 75 another import is running.
+
 Examples:
   aj import csv clients.csv --entity clients --dry-run
   aj import csv clients.csv --entity clients --report problemes.csv
   aj import csv export.csv --entity clients --map "N° client=reference" --map "Mobile=-"
   aj import csv chantiers.csv --entity chantiers --on-conflict skip --skip-invalid
   iconv -f utf-16 -t utf-8 export.txt | aj import csv - --entity clients --delimiter tab --json
-
-Fields: clients: reference type nom prenom raison_sociale email telephone adresse code_postal ville siret
-        chantiers: reference client nom adresse code_postal ville statut date_debut date_fin
-
-Exit status: 0 imported (or dry run valid), 2 bad flags, 4 invalid rows or not a usable CSV file
-(nothing written), 75 another import is running.
 `;
 
 export function register(program: Command, ctx: Context): void {
@@ -50,7 +50,7 @@ export function register(program: Command, ctx: Context): void {
     .addOption(new Option('--entity <entity>', 'what the file contains').choices(['clients', 'chantiers']).makeOptionMandatory())
     .option('--encoding <name>', 'utf-8, windows-1252 or latin1 (default: detected)')
     .option('--delimiter <char>', '; , tab or | (default: detected from the header)')
-    .option('--map <column=field>', 'map a column to a field, or to - to ignore it (repeatable)', (v: string, all: string[]) => [...all, v], [])
+    .option('--map <column=field>', 'map a column to a field, or to - to ignore it (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .option('--mapping <file>', 'column mappings: one Colonne=field per line, or a JSON object')
     .addOption(new Option('--on-conflict <mode>', 'rows that match an existing one').choices(['update', 'skip', 'error']).default('update'))
     .option('--skip-invalid', 'import the valid rows and report the others')

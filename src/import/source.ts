@@ -34,7 +34,7 @@ export async function openCsv(path: string, overrides: { encoding?: Encoding; de
     const e = error as NodeJS.ErrnoException;
     throw new UsageError(`cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message}`, 'check the path, or pass - to read standard input');
   }
-  const detected = detect(Buffer.concat(head), overrides);
+  const detected = detect(Buffer.concat(head).subarray(0, SAMPLE_BYTES), overrides);
   const hash = createHash('sha256');
   async function* all(): AsyncGenerator<Buffer> {
     for (const chunk of head) {

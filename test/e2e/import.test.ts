@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
@@ -166,6 +167,34 @@ describe('aj import csv --entity clients', () => {
       expect(result.stderr).toMatch(message);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
       expect(result.stdout).toBe('');
+    }
+    expect(await clients()).toEqual([]);
+  });
+});
+
+describe('aj import csv, detection overrides and the job lock', () => {
+  it('names --encoding when Windows-1252 bytes come after an all-ASCII start, and --encoding fixes it', async () => {
+    const rows = Array.from({ length: 4000 }, (_, i) => `A${i};Nom ${i};ascii${i}@exemple.fr`);
+    const content = Buffer.concat([Buffer.from(`Ref;Nom;Email\n${rows.join('\n')}\n`), iconv.encode('A9999;Hélène;helene@exemple.fr\n', 'windows-1252')]);
+    const file = fixture('late-accent.csv', content);
+    const detected = await importCsv(file, '--entity', 'clients');
+    expect(detected.exitCode).toBe(4);
+    expect(detected.stderr).toContain('line 4002, Nom: invalid UTF-8 bytes (the file looks like Windows-1252: pass --encoding windows-1252)');
+    const forced = await importCsv(file, '--entity', 'clients', '--encoding', 'windows-1252', '--json');
+    expect(forced.exitCode, forced.stderr).toBe(0);
+    expect(await db.query(`SELECT nom FROM clients WHERE reference = 'A9999'`)).toEqual([{ nom: 'Hélène' }]);
+  });
+
+  it('exits 75 while another import holds the lock', async () => {
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(${0x616a6a62}, hashtext('import'))`);
+      const result = await importCsv(fixture('locked.csv', 'Ref;Nom\nL1;Un\n'), '--entity', 'clients');
+      expect(result.exitCode).toBe(75);
+      expect(result.stderr).toContain('import is already running');
+    } finally {
+      await holder.end();
     }
     expect(await clients()).toEqual([]);
   });
