@@ -37,6 +37,7 @@ export function register(program: Command, ctx: Context): void {
       const { record, prune } = result;
       if (opts.json) return ctx.io.json({ ...record, pruned: prune?.removed.map((r) => r.id) ?? [] });
       ctx.io.out(`backup ${record.id} succeeded: ${record.storage_url}/${record.object_key} (${formatBytes(record.size_bytes)}, ${record.total_rows} rows, sha256 ${record.sha256!.slice(0, 12)}, ${formatDuration(record.duration_ms)})`);
+      if (prune?.paused) ctx.io.warn(`retention paused: ${prune.paused}`);
       if (prune && prune.removed.length > 0) ctx.io.notice(`retention removed ${prune.removed.length} old backup(s): ${prune.removed.map((r) => r.id).join(', ')}`);
     });
 
@@ -63,6 +64,11 @@ export function register(program: Command, ctx: Context): void {
           { header: 'sha256', value: (r) => r.sha256?.slice(0, 12) },
           { header: 'key', value: (r) => r.object_key ?? r.error },
         ], 'no backups yet: run `aj backup run`');
+        if (ctx.io.stdoutIsTTY) {
+          const { sparkline } = await import('../src/ops/trend.js');
+          const sizes = result.backups.filter((r) => r.size_bytes !== null).map((r) => r.size_bytes!).reverse();
+          if (sizes.length > 1) ctx.io.out(`size trend, oldest to newest: ${sparkline(sizes)}`);
+        }
         for (const m of result.remote?.missing ?? []) ctx.io.error(`backup ${m.id}: object missing from storage: ${m.key}`);
         for (const u of result.remote?.unknown ?? []) ctx.io.error(`object with no history row: ${u.key} (${formatBytes(u.size)})`);
       }
@@ -153,7 +159,8 @@ export function register(program: Command, ctx: Context): void {
         const plan = await pruneBackups(ctx, db, store, { dryRun: true });
         if (!opts.dryRun && plan.removed.length > 0) await ctx.io.confirm(`Delete ${plan.removed.length} backup(s) from ${store.url}`, { yes: opts.yes });
         const result = opts.dryRun ? plan : await pruneBackups(ctx, db, store, { dryRun: false });
-        if (opts.json) return ctx.io.json({ dryRun: result.dryRun, removed: result.removed.map((r) => ({ id: r.id, key: r.object_key, started_at: r.started_at })), kept: result.kept });
+        if (result.paused) ctx.io.warn(`retention paused: ${result.paused}`);
+        if (opts.json) return ctx.io.json({ dryRun: result.dryRun, paused: result.paused ?? null, removed: result.removed.map((r) => ({ id: r.id, key: r.object_key, started_at: r.started_at })), kept: result.kept });
         await renderTable(ctx.io, result.removed, [
           { header: result.dryRun ? 'would delete' : 'deleted', value: (r) => r.id },
           { header: 'started', value: (r) => formatTime(r.started_at) },
@@ -162,5 +169,23 @@ export function register(program: Command, ctx: Context): void {
       } finally {
         await lock.release();
       }
+    });
+
+  backup
+    .command('ack')
+    .description('acknowledge a backup flagged as shrunk: the drop was expected, retention may resume')
+    .argument('<backup>', 'backup id (see aj status or aj backup list)', positiveInteger)
+    .option('--json', 'print the acknowledged backup as JSON')
+    .addHelpText('after', `\nA backup smaller than BACKUP_SHRINK_ALERT (50%) of the median of the seven before it pauses retention
+and makes \`aj status\` unhealthy until acknowledged; later backups are then compared from this one on.
+
+Examples:
+  aj backup ack 42
+${EXIT_STATUS}`)
+    .action(async (id: number, opts: { json?: boolean }) => {
+      const { acknowledgeBackup } = await import('../src/ops/backup-size.js');
+      const acknowledged = await acknowledgeBackup(ctx, id);
+      if (opts.json) ctx.io.json({ acknowledged: acknowledged.id, size: acknowledged.size, rows: acknowledged.rows, medianSize: acknowledged.medianSize, medianRows: acknowledged.medianRows });
+      else ctx.io.out(`backup ${acknowledged.id} acknowledged (${formatBytes(acknowledged.size)}, median was ${formatBytes(acknowledged.medianSize)}): retention resumes`);
     });
 }

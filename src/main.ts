@@ -13,12 +13,15 @@ const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(p
   import: { summary: 'import clients and chantiers from CSV files', load: () => import('../commands/import.js') },
   db: { summary: 'database migrations', load: () => import('../commands/db.js') },
   config: { summary: 'show the effective configuration (secrets redacted)', load: () => import('../commands/config.js') },
+  status: { summary: 'health of the scheduled jobs: last runs, backups, archive, reminders, mail', load: () => import('../commands/status.js') },
   doctor: { summary: 'check config, database, tools, storage and mail', load: () => import('../commands/doctor.js') },
 };
 
 /** Runs aj with argv and returns the exit code; never calls process.exit itself. */
 export async function run(argv: string[], ctx = new Context()): Promise<number> {
   const { Command, CommanderError } = await import('commander');
+  let ops: typeof import('./ops/job-runs.js') | undefined;
+  let jobRun: import('./ops/job-runs.js').JobRun | undefined;
   const program = new Command('aj')
     .description('Art et Jardin administrative toolkit')
     .version(version(), '-V, --version')
@@ -27,6 +30,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     .option('-q, --quiet', 'no notices, warnings or progress on stderr')
     .option('-v, --verbose', 'stack traces and debug output (also AJ_DEBUG=1)')
     .option('--no-color', 'no colours (also NO_COLOR or TERM=dumb)')
+    .option('--metrics-file <path>', 'write Prometheus metrics here afterwards (also AJ_METRICS_FILE)')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({
@@ -35,10 +39,14 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
       outputError: (s, write) => write(`aj: ${s.trim().replace(/^error: /, '')} (see --help)\n`),
     })
     .addHelpText('after', EXIT_CODES_HELP)
-    .hook('preAction', () => {
-      const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean }>();
+    .hook('preAction', async (_program, action) => {
+      const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean; metricsFile?: string }>();
       ctx.globals = globals;
       ctx.io.configure(globals);
+      if (globals.metricsFile) ctx.flags.metricsFile = globals.metricsFile;
+      // Cron-able commands get a job_runs row, closed after the action (src/ops/job-runs.ts).
+      ops = await import('./ops/job-runs.js');
+      jobRun = await ops.startJobRun(ctx, ops.commandPath(action));
     });
 
   const invoked = invokedGroup(argv.slice(2));
@@ -54,22 +62,30 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let exitCode: number;
+  let failure: unknown;
   try {
     await program.parseAsync(argv);
-    return ctx.signal.aborted ? ExitCode.interrupted : ExitCode.ok;
+    exitCode = ctx.signal.aborted ? ExitCode.interrupted : ExitCode.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) return ExitCode.ok;
       // Usage mistakes: commander has already printed its one line.
-      return ExitCode.usage;
+      exitCode = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ? ExitCode.ok : ExitCode.usage;
+    } else {
+      reportError(ctx, error);
+      failure = error;
+      exitCode = ctx.signal.aborted ? ExitCode.interrupted : exitCodeOf(error);
     }
-    reportError(ctx, error);
-    return ctx.signal.aborted ? ExitCode.interrupted : exitCodeOf(error);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+  try {
+    await ops?.afterCommand(ctx, jobRun, exitCode, failure);
+  } finally {
     await ctx.close();
   }
+  return exitCode;
 }
 
 function reportError(ctx: Context, error: unknown): void {
@@ -88,7 +104,7 @@ function reportError(ctx: Context, error: unknown): void {
 function invokedGroup(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
-    if (arg === '--config' || arg === '--env-file') i += 1;
+    if (arg === '--config' || arg === '--env-file' || arg === '--metrics-file') i += 1;
     else if (!arg.startsWith('-')) return arg === 'help' ? args[i + 1] : arg;
   }
   return undefined;

@@ -8,6 +8,8 @@ export interface PruneResult {
   dryRun: boolean;
   removed: BackupRecord[];
   kept: Array<{ id: number; reason: string }>;
+  /** Set when retention paused because a backup shrank unexpectedly (see `aj backup ack`). */
+  paused?: string;
 }
 
 /** Applies retention: objects are deleted first, then their history rows marked `deleted` (never removed). */
@@ -15,6 +17,12 @@ export async function pruneBackups(ctx: Context, db: Db, store: ObjectStore, opt
   const config = ctx.config();
   const succeeded = await db.query<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' AND storage_url = $1`, [store.url]);
   const plan: RetentionPlan = planRetention(succeeded, { retentionDays: config.backupRetentionDays, keepMin: config.backupKeepMin, now: ctx.clock() });
+  // A wiped database upstream makes small "healthy" backups: never rotate the good ones away meanwhile.
+  const { findShrunkBackups } = await import('../ops/backup-size.js');
+  const [shrunk] = await findShrunkBackups(db, config.backupShrinkAlert);
+  if (shrunk) {
+    return { dryRun: options.dryRun, removed: [], kept: succeeded.map((r) => ({ id: r.id, reason: `retention paused: backup ${shrunk.id} shrank` })), paused: shrunk.description };
+  }
   if (!options.dryRun && plan.remove.length > 0) {
     const keys = plan.remove.flatMap((r) => [r.object_key, r.manifest_key, r.globals_key]).filter((k): k is string => Boolean(k));
     await store.deleteMany(keys);

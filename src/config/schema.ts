@@ -42,6 +42,15 @@ const dayList = z.union([z.string(), z.array(z.number())]).transform((v, ctx) =>
   return [...parts].sort((a, b) => a - b);
 });
 
+const percent = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*%?\s*$/.test(v) ? Number.parseFloat(v) : NaN;
+  if (!(n >= 0 && n <= 100)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a percentage from 0 to 100 like "50%", got "${v}"` });
+    return z.NEVER;
+  }
+  return n;
+});
+
 const email = z.string().trim().email({ message: 'expected an email address' });
 const optionalText = z.string().trim().min(1).optional();
 const timezone = z.string().refine(
@@ -69,6 +78,7 @@ export const settings = {
   backupCompress: { env: ['BACKUP_COMPRESS'], schema: z.string().regex(/^(none|\d|gzip(:\d)?|lz4(:\d+)?|zstd(:\d+)?)$/, 'expected 0-9, none, gzip:N, lz4:N or zstd:N').default('gzip:1'), doc: 'pg_dump --compress value.' },
   backupAgeRecipient: { env: ['BACKUP_AGE_RECIPIENT'], schema: z.string().trim().regex(/^age1[0-9a-z]+$/, 'expected an age public key (age1...)').optional(), doc: 'Encrypt backups to this age public key.' },
   backupAgeIdentityFile: { env: ['BACKUP_AGE_IDENTITY_FILE'], schema: optionalText, doc: 'age identity file used to decrypt on restore/verify.' },
+  backupShrinkAlert: { env: ['BACKUP_SHRINK_ALERT'], schema: percent.default(50), doc: 'Flag a backup smaller (size or rows) than this % of the median of the 7 before it; retention pauses until `aj backup ack`. 0: off.' },
   pgBinDir: { env: ['PG_BIN_DIR'], schema: optionalText, doc: 'Directory of pg_dump/pg_restore/psql; default: the newest in /usr/lib/postgresql/*/bin, else PATH.' },
 
   archiveLocation: { env: ['ARCHIVE_BUCKET'], schema: optionalText, doc: 'Where archived documents go (same forms as BACKUP_BUCKET). Unset: <AJ_DATA_DIR>/archive.' },
@@ -92,9 +102,17 @@ export const settings = {
   mailMaxAttachmentMb: { env: ['MAIL_MAX_ATTACHMENT_MB'], schema: wholeNumber(1, 1024).default(20), doc: 'Largest attachment accepted.' },
   mailRatePerMinute: { env: ['MAIL_RATE_PER_MINUTE'], schema: wholeNumber(0).default(0), doc: 'Bulk sending rate limit (0: unlimited).' },
   alertEmail: { env: ['ALERT_EMAIL'], schema: email.optional(), doc: 'Where failure alerts go.' },
+  alertWebhookUrl: { env: ['ALERT_WEBHOOK_URL'], schema: z.string().url().optional(), secret: true, doc: 'Also POST each alert as JSON to this URL (Slack/Mattermost-style webhook).' },
+  alertCooldownMinutes: { env: ['ALERT_COOLDOWN_MINUTES'], schema: wholeNumber(0).default(60), doc: 'At most one alert per job (or status check) in this many minutes.' },
 
   reminderInvoiceDays: { env: ['REMINDER_INVOICE_DAYS'], schema: dayList.default('30,60'), doc: 'Invoice reminder levels, days after the due date.' },
   reminderQuoteDays: { env: ['REMINDER_QUOTE_DAYS'], schema: wholeNumber(1).default(15), doc: 'Quote reminder, days after sending without signature.' },
+
+  metricsFile: { env: ['AJ_METRICS_FILE'], schema: optionalText, doc: 'Write Prometheus metrics here after each command (node_exporter textfile collector); also --metrics-file.' },
+  statusBackupMaxAgeHours: { env: ['STATUS_BACKUP_MAX_AGE_HOURS'], schema: wholeNumber(1).default(26), doc: '`aj status` is unhealthy without a successful backup in this many hours.' },
+  statusVerifyMaxAgeDays: { env: ['STATUS_VERIFY_MAX_AGE_DAYS'], schema: wholeNumber(1).default(8), doc: '...without a successful backup verification or restore drill in this many days.' },
+  statusRemindersMaxAgeDays: { env: ['STATUS_REMINDERS_MAX_AGE_DAYS'], schema: wholeNumber(1).default(2), doc: '...when reminders have not run in this many weekdays.' },
+  statusFailedMailHours: { env: ['STATUS_FAILED_MAIL_HOURS'], schema: wholeNumber(1).default(24), doc: '...when an email failed (and was not re-sent) in this many hours.' },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof settings;

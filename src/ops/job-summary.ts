@@ -1,0 +1,44 @@
+import type { Db } from '../db/pool.js';
+import { formatBytes } from '../render.js';
+
+/**
+ * The one-line summary of a job run, read back from the tables the command itself filled
+ * since the run started, so no command has to report to the recorder.
+ */
+export async function summarise(db: Db, job: string, runId: number): Promise<string | null> {
+  const since = `(SELECT started_at FROM job_runs WHERE id = $1)`;
+  switch (job) {
+    case 'backup': {
+      const b = await db.one<{ id: number; size_bytes: number; total_rows: number }>(
+        `SELECT id, size_bytes, total_rows FROM backup_runs WHERE status = 'succeeded' AND started_at >= ${since} ORDER BY id DESC LIMIT 1`, [runId]);
+      return b ? `backup ${b.id}: ${formatBytes(b.size_bytes)}, ${b.total_rows} rows` : null;
+    }
+    case 'backup-verify': {
+      const v = await db.one<{ ok: number; bad: number }>(
+        `SELECT count(*) FILTER (WHERE verify_ok) AS ok, count(*) FILTER (WHERE NOT verify_ok) AS bad FROM backup_runs WHERE verified_at >= ${since}`, [runId]);
+      return v && v.ok + v.bad > 0 ? `${v.ok} backup(s) verified, ${v.bad} failed` : null;
+    }
+    case 'archive-verify': {
+      const a = await db.one<{ checked: number; problems: number }>(
+        `SELECT count(*) AS checked, count(*) FILTER (WHERE last_verify_result <> 'ok') AS problems FROM archived_documents WHERE last_verified_at >= ${since}`, [runId]);
+      return a && a.checked > 0 ? `${a.checked} document(s) checked, ${a.problems} problem(s)` : null;
+    }
+    case 'reminders': {
+      const r = await db.one<{ sent: number; failed: number }>(
+        `SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE status = 'failed') AS failed FROM reminder_log WHERE claimed_at >= ${since}`, [runId]);
+      return r ? `${r.sent} reminder(s) sent, ${r.failed} failed` : null;
+    }
+    case 'import': {
+      const i = await db.one<{ entity: string; file_name: string; inserted: number; updated: number; skipped: number; invalid: number; status: string }>(
+        `SELECT entity, file_name, inserted, updated, skipped, invalid, status FROM import_runs WHERE started_at >= ${since} ORDER BY id DESC LIMIT 1`, [runId]);
+      return i ? `${i.entity} from ${i.file_name}: ${i.status}, ${i.inserted} inserted, ${i.updated} updated, ${i.skipped} skipped, ${i.invalid} invalid` : null;
+    }
+    case 'mail-retry': {
+      const m = await db.one<{ sent: number; failed: number }>(
+        `SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE status = 'failed') AS failed FROM email_messages WHERE retry_of IS NOT NULL AND created_at >= ${since}`, [runId]);
+      return m && m.sent + m.failed > 0 ? `${m.sent} message(s) re-sent, ${m.failed} failed again` : null;
+    }
+    default:
+      return null;
+  }
+}
