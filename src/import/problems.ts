@@ -11,8 +11,10 @@ export const SHOWN_PROBLEMS = 50;
 export class ProblemLog {
   readonly first: RowProblem[] = [];
   count = 0;
-  private readonly invalidLines = new Set<number>();
+  // Parse problems arrive in line order, so counting line changes is enough; SQL-found ones need a set.
+  private parsedInvalid = 0;
   private lastLine = -1;
+  private readonly invalidLines = new Set<number>();
   private readonly report?: WriteStream;
 
   constructor(reportPath?: string) {
@@ -23,12 +25,10 @@ export class ProblemLog {
     }
   }
 
-  /** Rows with at least one problem. Lines arrive in increasing order while parsing, so only SQL-found lines are kept. */
+  /** Rows with at least one problem. */
   get invalidRows(): number {
-    return this.invalidLines.size + this.parsedInvalid;
+    return this.parsedInvalid + this.invalidLines.size;
   }
-
-  private parsedInvalid = 0;
 
   add(problem: RowProblem, fromParse = true): void {
     this.count += 1;
