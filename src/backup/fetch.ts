@@ -69,8 +69,9 @@ export function forgivingSink(target: Writable): Writable {
       }
     },
     final(done) {
-      if (broken || target.destroyed) return done();
-      target.end(done);
+      // Whether the child liked what it read is told by its exit status, not by this pipe.
+      if (!broken && !target.destroyed) target.end();
+      done();
     },
   });
 }

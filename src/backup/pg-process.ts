@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { type PgTarget, libpqEnv } from '../db/connection.js';
 import { type PgTool, pgToolPath } from '../db/pg-tools.js';
@@ -45,7 +45,18 @@ export async function startPgTool(
     }
   })();
   exited.catch(() => undefined);
-  return { stdout: child.stdout as Readable, stdin: (child.stdin as Writable | null) ?? null, exited, kill: () => void child.kill() };
+  return { stdout: holdOutput(child.stdout as Readable), stdin: (child.stdin as Writable | null) ?? null, exited, kill: () => void child.kill() };
+}
+
+/**
+ * execa resumes an unread `buffer: false` stdout on the next tick, dropping its data; callers
+ * attach their consumer only after some awaits. A PassThrough piped at once keeps every byte,
+ * with backpressure reaching the child as usual.
+ */
+export function holdOutput(stdout: Readable): Readable {
+  const held = new PassThrough({ highWaterMark: 1 << 20 });
+  stdout.once('error', (error) => held.destroy(error));
+  return stdout.pipe(held);
 }
 
 /** Runs a tool to completion and returns its stdout (small outputs: versions, globals). */

@@ -119,9 +119,14 @@ async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string
     const dump = await startPgTool('pg_dump', ['--format=custom', `--compress=${compress}`, `--snapshot=${rows[0]!.id}`, '--no-password'], db.target, config, { signal: ctx.signal });
     try {
       const counting = countRows(snapshotSession);
-      const body = config.backupAgeRecipient ? await encryptTo(config.backupAgeRecipient, dump.stdout) : dump.stdout;
-      // The upload completes only once pg_dump has exited 0: a failing dump aborts it.
-      const put = await store.put(key, body, { beforeEnd: () => dump.exited, signal: ctx.signal, onProgress, contentType: 'application/octet-stream' });
+      const encrypted = config.backupAgeRecipient ? await encryptTo(config.backupAgeRecipient, dump.stdout) : undefined;
+      const body = encrypted?.stream ?? dump.stdout;
+      // The upload completes only once pg_dump (and the encryptor) exited 0: a failing dump aborts it.
+      const beforeEnd = async () => {
+        await dump.exited;
+        await encrypted?.exited;
+      };
+      const put = await store.put(key, body, { beforeEnd, signal: ctx.signal, onProgress, contentType: 'application/octet-stream' });
       return { size: put.size, sha256: put.sha256, rowCounts: await counting };
     } catch (error) {
       dump.kill();
