@@ -94,7 +94,8 @@ async function printSummary(ctx: Context, s: Summary): Promise<void> {
       { header: 'email', value: (r) => r.email ?? '' },
       { header: 'note', value: (r) => r.skip ?? '' },
     ], `no reminders due on ${s.asOf}`);
-    if (s.plan.expiring.length > 0) ctx.io.notice(`would expire ${s.plan.expiring.length} quote(s): ${s.plan.expiring.map((e) => e.numero).join(', ')}`);
+    const expiring = s.plan.expiring.map((e) => e.numero);
+    if (expiring.length > 0) ctx.io.notice(`would expire ${expiring.length} quote(s): ${expiring.slice(0, 10).join(', ')}${expiring.length > 10 ? ', ...' : ''}`);
     return;
   }
   if (s.results.length > 0) {

@@ -70,7 +70,7 @@ export async function sendBatch<T>(db: Db, transport: MailTransport, items: Batc
       options.onProgress?.(done, items.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 10, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 16, items.length) }, worker));
   if (options.signal?.aborted) throw options.signal.reason;
   return result;
 }

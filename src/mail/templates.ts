@@ -28,18 +28,28 @@ export async function listTemplates(dir = TEMPLATE_DIR): Promise<string[]> {
 
 export async function renderTemplate(name: string, vars: TemplateVars, dir = TEMPLATE_DIR): Promise<RenderedTemplate> {
   if (!NAME.test(name)) throw new UsageError(`--template: invalid template name "${name}"`, 'use one of `aj mail templates`');
-  let textFile: string;
-  let htmlFile: string;
-  try {
-    [textFile, htmlFile] = await Promise.all([readFile(join(dir, `${name}.txt`), 'utf8'), readFile(join(dir, `${name}.html`), 'utf8')]);
-  } catch {
-    throw new UsageError(`--template: no template named "${name}"`, `available: ${(await listTemplates(dir)).join(', ')}`);
-  }
+  const [textFile, htmlFile] = await loadSources(name, dir);
   const match = /^Objet: (.*)\r?\n\r?\n/.exec(textFile);
   if (!match) throw new UsageError(`template ${name}.txt must start with an "Objet: ..." line and a blank line`, 'fix the template file');
   const subject = fill(name, match[1]!, vars, String).trim();
   assertHeaderSafe(`template ${name} subject`, subject);
   return { name, subject, text: fill(name, textFile.slice(match[0].length), vars, String), html: fill(name, htmlFile, vars, escapeHtml) };
+}
+
+// Read once per process: a batch of reminders renders the same few templates a thousand times.
+const sources = new Map<string, Promise<[string, string]>>();
+
+function loadSources(name: string, dir: string): Promise<[string, string]> {
+  const key = join(dir, name);
+  let loaded = sources.get(key);
+  if (!loaded) {
+    loaded = Promise.all([readFile(`${key}.txt`, 'utf8'), readFile(`${key}.html`, 'utf8')]).catch(async () => {
+      sources.delete(key);
+      throw new UsageError(`--template: no template named "${name}"`, `available: ${(await listTemplates(dir)).join(', ')}`);
+    });
+    sources.set(key, loaded);
+  }
+  return loaded;
 }
 
 function fill(template: string, source: string, vars: TemplateVars, encode: (value: string) => string): string {

@@ -68,19 +68,20 @@ const LOGGED = (type: string, levelTest: string, resendParam: string) => `EXISTS
   WHERE l.document_type = '${type}' AND l.document_id = d.id AND ${levelTest}
     AND (l.status IN ('sent', 'done') OR (l.status = 'sending' AND NOT ${resendParam})))`;
 
+// MATERIALIZED: the level is computed once per invoice, not again in each later use.
 export const INVOICES_DUE = `
-  WITH due AS (
-    SELECT d.id, d.numero, d.montant_ttc, COALESCE(d.date_echeance, d.date_emission + 30) AS due_date, ${CLIENT},
-           (SELECT count(*) FROM unnest($2::int[]) n WHERE COALESCE(d.date_echeance, d.date_emission + 30) + n <= $1::date)::int AS lvl
-      FROM factures d JOIN clients c ON c.id = d.client_id
+  WITH due AS MATERIALIZED (
+    SELECT d.id, d.numero, d.montant_ttc, d.due_date, ${CLIENT},
+           (SELECT count(*) FROM unnest($2::int[]) n WHERE d.due_date + n <= $1::date)::int AS lvl
+      FROM (SELECT f.*, COALESCE(f.date_echeance, f.date_emission + 30) AS due_date FROM factures f) d JOIN clients c ON c.id = d.client_id
      WHERE d.statut = 'envoyee' AND d.date_paiement IS NULL AND d.deleted_at IS NULL AND ${CLIENT_OK}
-       AND COALESCE(d.date_echeance, d.date_emission + 30) + ($2::int[])[1] <= $1::date)
+       AND d.due_date + ($2::int[])[1] <= $1::date)
   SELECT 'facture' AS "documentType", d.id AS "documentId", d.numero, 'relance-' || d.lvl AS level,
          (d.due_date + ($2::int[])[d.lvl])::text AS "dueSince", d.due_date::text AS "referenceDate", NULL AS "validUntil",
          ($1::date - d.due_date) AS "daysLate", d.montant_ttc::text AS amount, "clientId", "clientType", email, "clientName"
     FROM due d
    WHERE NOT ${LOGGED('facture', `l.level ~ '^relance-[0-9]+$' AND substring(l.level FROM 9)::int >= d.lvl`, '$3')}
-   ORDER BY "dueSince", d.id`;
+   ORDER BY d.due_date + ($2::int[])[d.lvl], d.id`;
 
 export const QUOTES_DUE = `
   SELECT 'devis' AS "documentType", d.id AS "documentId", d.numero, 'relance' AS level,
@@ -90,7 +91,7 @@ export const QUOTES_DUE = `
    WHERE d.statut = 'envoye' AND d.date_signature IS NULL AND d.deleted_at IS NULL AND ${CLIENT_OK}
      AND d.date_envoi + $2::int <= $1::date AND (d.date_validite IS NULL OR d.date_validite >= $1::date)
      AND NOT ${LOGGED('devis', `l.level = 'relance'`, '$3')}
-   ORDER BY "dueSince", d.id`;
+   ORDER BY d.date_envoi, d.id`;
 
 /** Sent, unsigned quotes whose validity ended before the day: they become `expire`. */
 export const EXPIRING_WHERE = `d.statut = 'envoye' AND d.date_signature IS NULL AND d.deleted_at IS NULL AND d.date_validite < $1::date`;
