@@ -30,6 +30,7 @@ const server = new SMTPServer({
     });
   },
 });
+server.on('error', () => undefined);
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const port = server.server.address().port;
 

@@ -22,6 +22,7 @@ const server = new SMTPServer({
   authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
   onData(stream, _s, cb) { stream.resume(); stream.on('end', () => { received += 1; cb(); }); },
 });
+server.on('error', () => undefined);
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const port = server.server.address().port;
 const env = { DATABASE_URL: url.toString(), SMTP_URL: `smtp://127.0.0.1:${port}`, COMPANY_BCC_EMAIL: 'copie@art-et-jardin.fr', PATH: process.env.PATH };

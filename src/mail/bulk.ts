@@ -3,7 +3,7 @@ import { type DeliveryOutcome, type OutgoingMessage, deliver, markFailed, record
 import type { MailTransport } from './transport.js';
 
 /**
- * Bulk sending for reminders, alerts and retries: one pooled transport, a few workers so the
+ * Bulk sending for reminders, alerts and retries: one pooled transport, enough workers (16) that the
  * history writes of one message overlap the SMTP conversation of others, an optional rate limit,
  * and the same pending -> sent/failed protocol per message. Once the server looks down, the
  * remaining messages are recorded `failed` without another attempt (nothing lost, retry later).

@@ -176,6 +176,8 @@ describe('exactly once under failures', () => {
         });
       },
     });
+    // A client killed or cut mid-conversation is expected here, not a test failure.
+    server.on('error', () => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     proxy = await new FaultProxy((server.server.address() as AddressInfo).port).start();
     const first = await run([], { SMTP_URL: `smtp://127.0.0.1:${proxy.port}` });
@@ -197,6 +199,8 @@ describe('exactly once under failures', () => {
     await facture(await client(), 'F-CRASH', 40);
     let data = false;
     const server = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], logger: false, onData: (stream) => stream.on('data', () => (data = true)) });
+    // A client killed or cut mid-conversation is expected here, not a test failure.
+    server.on('error', () => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const child = aj(['reminders', 'run', '--as-of', AS_OF], { env: { ...env, SMTP_URL: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}` } });
     while (!data) await new Promise((r) => setTimeout(r, 50));
