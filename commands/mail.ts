@@ -20,7 +20,10 @@ Exit status: 0 sent, 1 failed or a recipient refused (see aj mail retry), 2 inva
 `;
 
 export function register(program: Command, ctx: Context): void {
-  const mail = program.command('mail').description('send mail with the company BCC; message history and retries');
+  const mail = program
+    .command('mail')
+    .description('send mail with the company BCC; message history and retries')
+    .addHelpText('after', '\nExamples:\n  aj mail send --document facture:F-2026-031\n  aj mail history --status failed\n  aj mail retry --failed --since 2026-03-01\n');
 
   mail
     .command('send')

@@ -24,7 +24,10 @@ Exit status: 0 done (skipped clients included), 1 a send failed (retried next ru
 `;
 
 export function register(program: Command, ctx: Context): void {
-  const reminders = program.command('reminders').description('unpaid-invoice and unsigned-quote reminders, quote expiry');
+  const reminders = program
+    .command('reminders')
+    .description('unpaid-invoice and unsigned-quote reminders, quote expiry')
+    .addHelpText('after', '\nExamples:\n  aj reminders run --dry-run\n  aj reminders list --status failed\n');
 
   reminders
     .command('run')
@@ -34,15 +37,16 @@ export function register(program: Command, ctx: Context): void {
     .option('--as-of <date>', 'plan as of this business day (YYYY-MM-DD) instead of today')
     .option('--limit <n>', 'send at most this many reminders')
     .option('--resend-stuck', 'also re-send reminders left "sending" by a crashed run (check they never arrived)')
+    .option('--wait', 'wait for a run already in progress instead of exiting 75')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', RUN_HELP)
-    .action(async (opts: { dryRun?: boolean; only?: 'invoices'; asOf?: string; limit?: string; resendStuck?: boolean; json?: boolean }) => {
+    .action(async (opts: { dryRun?: boolean; only?: 'invoices'; asOf?: string; limit?: string; resendStuck?: boolean; wait?: boolean; json?: boolean }) => {
       const { runReminders } = await import('../src/reminders/run.js');
       const { parseDay } = await import('../src/mail/log.js');
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit: "${opts.limit}" is not a positive whole number`, 'write it as --limit 50');
       const summary = await runReminders(
-        { dryRun: Boolean(opts.dryRun), only: opts.only, asOf: opts.asOf && parseDay('--as-of', opts.asOf), limit, resendStuck: Boolean(opts.resendStuck) },
+        { dryRun: Boolean(opts.dryRun), only: opts.only, asOf: opts.asOf && parseDay('--as-of', opts.asOf), limit, resendStuck: Boolean(opts.resendStuck), wait: Boolean(opts.wait) },
         ctx,
       );
       if (opts.json) ctx.io.json(summary);

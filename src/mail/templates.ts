@@ -27,7 +27,7 @@ export async function listTemplates(dir = TEMPLATE_DIR): Promise<string[]> {
 }
 
 export async function renderTemplate(name: string, vars: TemplateVars, dir = TEMPLATE_DIR): Promise<RenderedTemplate> {
-  if (!NAME.test(name)) throw new UsageError(`--template: invalid template name "${name}"`, 'use one of `aj mail templates`');
+  if (!NAME.test(name)) throw new UsageError(`--template: invalid template name "${name}"`, `available: ${(await listTemplates(dir)).join(', ')}`);
   const [textFile, htmlFile] = await loadSources(name, dir);
   const match = /^Objet: (.*)\r?\n\r?\n/.exec(textFile);
   if (!match) throw new UsageError(`template ${name}.txt must start with an "Objet: ..." line and a blank line`, 'fix the template file');

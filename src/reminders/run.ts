@@ -14,6 +14,8 @@ export interface RunOptions {
   asOf?: string;
   limit?: number;
   resendStuck: boolean;
+  /** Wait for a concurrent run to finish instead of exiting 75. */
+  wait?: boolean;
 }
 
 export interface SentReminder {
@@ -51,7 +53,7 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
   const dryRun = opts.dryRun || !config.autoSendEnabled;
   if (!opts.dryRun && !config.autoSendEnabled) ctx.io.notice('AUTO_SEND_ENABLED is false: planning only, nothing is sent or changed');
   const db = await ctx.db();
-  const lock = dryRun ? undefined : await acquireJobLock(db, 'reminders');
+  const lock = dryRun ? undefined : await acquireJobLock(db, 'reminders', { wait: opts.wait, signal: ctx.signal });
   try {
     const plan = await planReminders(db, { asOf, invoiceDays: config.reminderInvoiceDays, quoteDays: config.reminderQuoteDays, only: opts.only, resendStuck: opts.resendStuck });
     const summary: RunSummary = { asOf, dryRun, plan, sent: 0, failed: 0, skipped: [], expired: 0, stuck: plan.stuck.length, results: [] };
