@@ -65,7 +65,7 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
     if (dryRun) return summary;
 
     const items: Array<BatchItem<PlannedReminder>> = [];
-    for (const r of sendable) items.push({ meta: r, message: await composeReminder(r, asOf, config.mailFrom, config.companyBcc) });
+    for (const r of sendable) items.push({ meta: r, message: await composeReminder(r, config.mailFrom, config.companyBcc) });
     if (items.length > 0) {
       const transport = await ctx.mailer({ pool: true });
       const batch = await sendBatch(db, transport, items, {
@@ -121,7 +121,7 @@ async function expireQuotes(db: Db, asOf: string): Promise<number> {
   return rows.length;
 }
 
-export async function composeReminder(r: PlannedReminder, asOf: string, from: string, companyBcc: string | undefined): Promise<OutgoingMessage> {
+export async function composeReminder(r: PlannedReminder, from: string, companyBcc: string | undefined): Promise<OutgoingMessage> {
   const common = { nom: r.clientName, numero: r.numero, montant: formatEuros(r.amount) };
   const rendered =
     r.documentType === 'devis'

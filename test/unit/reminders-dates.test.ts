@@ -33,7 +33,7 @@ describe('reminder messages', () => {
   };
 
   it('keeps the company copy in the envelope and a hostile client name out of the headers', async () => {
-    const m = await composeReminder(base, '2026-04-01', 'AJ <c@aj.fr>', 'copie@aj.fr');
+    const m = await composeReminder(base, 'AJ <c@aj.fr>', 'copie@aj.fr');
     expect(m.bcc).toEqual(['copie@aj.fr']);
     expect(m.to[0]).not.toMatch(/[\r\n]/);
     expect(m.template).toBe('facture-relance-2');
@@ -42,7 +42,7 @@ describe('reminder messages', () => {
   });
 
   it('uses level 2 text with the penalties for professional clients', async () => {
-    const m = await composeReminder({ ...base, clientType: 'professionnel', clientName: 'SARL' }, '2026-04-01', 'c@aj.fr', undefined);
+    const m = await composeReminder({ ...base, clientType: 'professionnel', clientName: 'SARL' }, 'c@aj.fr', undefined);
     expect(m.text).toContain('40 EUR');
     expect(m.bcc).toEqual([]);
   });
