@@ -5,7 +5,11 @@ export interface IOOptions {
   quiet?: boolean;
   verbose?: boolean;
   color?: boolean;
+  /** text, json, or auto (json when stderr is not a terminal); default AJ_LOG_FORMAT, else text. */
+  logFormat?: string;
 }
+
+export type LogLevel = 'info' | 'warn' | 'error' | 'debug';
 
 /**
  * Where output goes and how it looks. stdout carries data only; everything else goes to stderr.
@@ -15,6 +19,12 @@ export class IO {
   quiet = false;
   verbose = false;
   private colorFlag = true;
+  /** JSON log lines (time, level, job, message, fields) for journald/syslog instead of text. */
+  jsonLogs = false;
+  /** Set once a job run is recorded, so every log line names its job. */
+  job?: string;
+  /** Removes secret values from every stderr line; installed once the configuration is known. */
+  redact: (text: string) => string = (text) => text;
 
   constructor(
     readonly stdout: Writable & { isTTY?: boolean } = process.stdout,
@@ -27,6 +37,9 @@ export class IO {
     this.quiet = Boolean(options.quiet);
     this.verbose = Boolean(options.verbose) || this.env.AJ_DEBUG === '1';
     this.colorFlag = options.color !== false;
+    const format = options.logFormat ?? this.env.AJ_LOG_FORMAT ?? 'text';
+    if (!['text', 'json', 'auto'].includes(format)) throw new UsageError(`--log-format: expected text, json or auto, got "${format}"`, 'pick one');
+    this.jsonLogs = format === 'json' || (format === 'auto' && !this.stderrIsTTY);
   }
 
   get stdoutIsTTY(): boolean {
@@ -64,20 +77,32 @@ export class IO {
   }
 
   /** Notices and warnings: stderr, silenced by --quiet. */
-  notice(text: string): void {
-    if (!this.quiet) this.stderr.write(`aj: ${text}\n`);
+  notice(text: string, fields?: Record<string, unknown>): void {
+    if (!this.quiet) this.log('info', text, fields);
   }
 
-  warn(text: string): void {
-    if (!this.quiet) this.stderr.write(`aj: warning: ${this.paint('yellow', text, 'stderr')}\n`);
+  warn(text: string, fields?: Record<string, unknown>): void {
+    if (!this.quiet) this.log('warn', text, fields);
   }
 
-  error(text: string): void {
-    this.stderr.write(`aj: ${this.paint('red', text, 'stderr')}\n`);
+  error(text: string, fields?: Record<string, unknown>): void {
+    this.log('error', text, fields);
   }
 
-  debug(text: string): void {
-    if (this.verbose) this.stderr.write(`aj: debug: ${text}\n`);
+  debug(text: string, fields?: Record<string, unknown>): void {
+    if (this.verbose) this.log('debug', text, fields);
+  }
+
+  private log(level: LogLevel, text: string, fields?: Record<string, unknown>): void {
+    const message = this.redact(text);
+    if (this.jsonLogs) {
+      const line = { time: new Date().toISOString(), level, job: this.job ?? null, message, ...(fields ? { fields } : {}) };
+      this.stderr.write(`${this.redact(JSON.stringify(line))}\n`);
+      return;
+    }
+    const prefix = { info: 'aj: ', warn: 'aj: warning: ', error: 'aj: ', debug: 'aj: debug: ' }[level];
+    const painted = level === 'warn' ? this.paint('yellow', message, 'stderr') : level === 'error' ? this.paint('red', message, 'stderr') : message;
+    this.stderr.write(`${prefix}${painted}\n`);
   }
 
   paint(color: 'red' | 'green' | 'yellow' | 'dim' | 'bold', text: string, stream: 'stdout' | 'stderr' = 'stdout'): string {

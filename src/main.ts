@@ -31,6 +31,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     .option('-v, --verbose', 'stack traces and debug output (also AJ_DEBUG=1)')
     .option('--no-color', 'no colours (also NO_COLOR or TERM=dumb)')
     .option('--metrics-file <path>', 'write Prometheus metrics here afterwards (also AJ_METRICS_FILE)')
+    .option('--log-format <format>', 'stderr as text, json (journald/syslog) or auto: json when not a terminal (also AJ_LOG_FORMAT)')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({
@@ -40,7 +41,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     })
     .addHelpText('after', EXIT_CODES_HELP)
     .hook('preAction', async (_program, action) => {
-      const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean; metricsFile?: string }>();
+      const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean; metricsFile?: string; logFormat?: string }>();
       ctx.globals = globals;
       ctx.io.configure(globals);
       if (globals.metricsFile) ctx.flags.metricsFile = globals.metricsFile;
@@ -104,7 +105,7 @@ function reportError(ctx: Context, error: unknown): void {
 function invokedGroup(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
-    if (arg === '--config' || arg === '--env-file' || arg === '--metrics-file') i += 1;
+    if (['--config', '--env-file', '--metrics-file', '--log-format'].includes(arg)) i += 1;
     else if (!arg.startsWith('-')) return arg === 'help' ? args[i + 1] : arg;
   }
   return undefined;

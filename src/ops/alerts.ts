@@ -58,6 +58,7 @@ export async function raiseAlert(ctx: Context, db: Db, alert: Alert): Promise<Al
       })
     : undefined;
   await db.query('UPDATE ops_alerts SET email_message_id = $2, webhook_status = $3 WHERE id = $1', [id, emailId ?? null, webhook ?? null]);
+  ctx.io.notice(`alert sent: ${subject}`, { alert: id, key: alert.key, emailMessage: emailId ?? null, webhook: webhook ?? null });
   return { sent: true, id, emailId, webhook };
 }
 

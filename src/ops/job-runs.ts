@@ -20,7 +20,9 @@ export async function startJobRun(ctx: Context, command: string): Promise<JobRun
   const job = jobForCommand(command);
   if (!job) return undefined;
   try {
-    ctx.config();
+    const config = ctx.config();
+    ctx.io.redact = (text) => scrubSecrets(text, config);
+    ctx.io.job = job.name;
     const db = await ctx.db();
     const closed = await closeStaleRuns(db, job);
     if (closed > 0) ctx.io.warn(`${closed} earlier ${job.name} run(s) had been interrupted; recorded as such`);
@@ -46,6 +48,7 @@ export async function finishJobRun(ctx: Context, run: JobRun, exitCode: number, 
       `UPDATE job_runs SET status = $2, exit_code = $3, error = $4, summary = $5, finished_at = now() WHERE id = $1`,
       [run.id, status, exitCode, message, summary],
     );
+    ctx.io.debug(`job run ${run.id} recorded`, { jobRun: run.id, status, exitCode });
     const { afterJobRun } = await import('./notify.js');
     await afterJobRun(ctx, run, { status, exitCode, error: message, summary });
   } catch (failure) {

@@ -134,4 +134,19 @@ describe('job runs recorded around cron-able commands', () => {
     expect(report.checks.find((c: { name: string }) => c.name === 'reminders')).toMatchObject({ ok: false });
     expect(status.stderr).toMatch(/unhealthy: backup-proven, reminders/);
   });
+
+  it('logs JSON lines on stderr with --log-format json, or auto when stderr is not a terminal', async () => {
+    for (const [args, extra] of [[['--log-format', 'json'], {}], [[], { AJ_LOG_FORMAT: 'auto' }]] as const) {
+      const run = await aj([...args, 'backup', 'verify', '999'], { env: { ...env, ...extra } });
+      expect(run.exitCode).toBe(1);
+      const lines = run.stderr.trim().split('\n').map((l) => JSON.parse(l));
+      const error = lines.find((l) => l.level === 'error');
+      expect(error).toMatchObject({ job: 'backup-verify', message: expect.stringContaining('backup 999 does not exist') });
+      expect(new Date(error.time).getTime()).not.toBeNaN();
+      const alert = lines.find((l) => l.message.startsWith('alert sent'));
+      if (alert) expect(alert).toMatchObject({ level: 'info', fields: { key: 'backup-verify', webhook: 'HTTP 200' } });
+      expect(run.stdout).toBe('');
+    }
+    expect((await aj(['--log-format', 'xml', 'status'], { env })).exitCode).toBe(2);
+  });
 });
