@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { type PgTarget, databaseNameOf, parseDatabaseUrl, withDatabase } from '../db/connection.js';
-import type { Db } from '../db/pool.js';
+import { type Db, connectClient } from '../db/pool.js';
 import { ConfigError, OperationError, UsageError, VerificationError } from '../errors.js';
 import { readIdentity } from './encryption.js';
 import { streamVerified } from './fetch.js';
+import { recordFromStorage } from './from-storage.js';
 import { type BackupRecord, findBackup } from './history.js';
 import { runPgTool } from './pg-process.js';
 import { type CountDifference, compareCounts, countRows } from './row-counts.js';
@@ -45,10 +46,11 @@ export interface RestoreResult {
 export async function restoreBackup(ctx: Context, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   const config = ctx.config();
-  const db = await ctx.db();
   const store = await ctx.store('backup');
-  const record = await resolveBackup(db, options.ref, store.url);
-  const target = await resolveTarget(ctx, db, options);
+  // A key (or latest-in-storage) needs no history: the database holding it may be the one lost.
+  const fromStorage = options.ref.includes('/') || options.ref === 'latest-in-storage';
+  const record = fromStorage ? await recordFromStorage(store, options.ref) : await resolveBackup(await ctx.db(), options.ref, store.url);
+  const target = await resolveTarget(ctx, parseDatabaseUrl(config.databaseUrl), options);
   const database = databaseNameOf(target);
   const identity = record.encrypted_to ? await readIdentity(identityPath(options, config.backupAgeIdentityFile)) : undefined;
 
@@ -56,13 +58,13 @@ export async function restoreBackup(ctx: Context, options: RestoreOptions): Prom
   try {
     const dumpFile = join(dir, 'backup.dump');
     await streamVerified(store, record, createWriteStream(dumpFile, { mode: 0o600 }), { identity, signal: ctx.signal, onProgress: options.onProgress });
-    const created = options.create ? await createDatabase(db, target, database, options.clean) : false;
+    const created = options.create ? await createDatabase(target, database, options.clean) : false;
     if (options.withGlobals) await restoreGlobals(ctx, record, target, dir);
     await runPgTool('pg_restore', restoreArgs(options, database, dumpFile, created), target, config, ctx.signal);
     let differences: CountDifference[] = [];
     let tablesChecked = 0;
     if (options.verify) {
-      const client = await db.standalone(target, 'aj restore verify');
+      const client = await connectClient(target, 'aj restore verify');
       try {
         const expected = record.row_counts ?? {};
         differences = compareCounts(expected, await countRows(client));
@@ -78,7 +80,7 @@ export async function restoreBackup(ctx: Context, options: RestoreOptions): Prom
 }
 
 export async function resolveBackup(db: Db, ref: string, storageUrl: string): Promise<BackupRecord> {
-  if (ref !== 'latest' && !/^\d+$/.test(ref)) throw new UsageError(`"${ref}" is not a backup id`, 'pass a number from `aj backup list`, or latest');
+  if (ref !== 'latest' && !/^\d+$/.test(ref)) throw new UsageError(`"${ref}" is not a backup id`, 'pass a number from `aj backup list`, latest, or an object key');
   const record = await findBackup(db, ref, storageUrl);
   if (!record) throw new OperationError(ref === 'latest' ? `there is no successful backup in ${storageUrl} yet` : `backup ${ref} does not exist`, 'see `aj backup list`');
   if (record.status !== 'succeeded') throw new OperationError(`backup ${record.id} is ${record.status}, not restorable`, 'pick a succeeded backup from `aj backup list`');
@@ -87,8 +89,7 @@ export async function resolveBackup(db: Db, ref: string, storageUrl: string): Pr
 }
 
 /** Restoring over the production database is refused unless asked for by name. */
-async function resolveTarget(ctx: Context, db: Db, options: RestoreOptions): Promise<PgTarget> {
-  const production = db.target;
+async function resolveTarget(ctx: Context, production: PgTarget, options: RestoreOptions): Promise<PgTarget> {
   const target = options.targetUrl ? parseDatabaseUrl(options.targetUrl, '--target-url') : undefined;
   const isProduction = !target || sameDatabase(target, production);
   if (!isProduction) return target!;
@@ -114,8 +115,8 @@ function identityPath(options: RestoreOptions, configured: string | undefined): 
   return path;
 }
 
-async function createDatabase(db: Db, target: PgTarget, database: string, clean: boolean): Promise<boolean> {
-  const admin = await db.standalone(withDatabase(target, 'postgres'), 'aj restore');
+async function createDatabase(target: PgTarget, database: string, clean: boolean): Promise<boolean> {
+  const admin = await connectClient(withDatabase(target, 'postgres'), 'aj restore');
   try {
     const { rows } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (rows.length > 0) {

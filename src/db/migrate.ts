@@ -41,6 +41,16 @@ const CREATE_LEDGER = `CREATE TABLE IF NOT EXISTS aj_migrations (
   applied_at timestamptz NOT NULL DEFAULT now()
 )`;
 
+async function upToDate(db: Db, migrations: Migration[]): Promise<boolean> {
+  try {
+    const rows = await db.query<{ version: number; checksum: string }>('SELECT version, checksum FROM aj_migrations');
+    const applied = new Map(rows.map((r) => [r.version, r.checksum]));
+    return migrations.every((m) => applied.get(m.version) === m.checksum);
+  } catch {
+    return false;
+  }
+}
+
 export async function migrationStatus(db: Db, migrations = loadMigrations()): Promise<MigrationStatus[]> {
   const exists = await db.one<{ t: string | null }>(`SELECT to_regclass('aj_migrations')::text AS t`);
   const applied = exists?.t
@@ -64,6 +74,8 @@ export async function migrationStatus(db: Db, migrations = loadMigrations()): Pr
  * An applied migration whose file changed is refused: the schema would no longer match the repo.
  */
 export async function migrate(db: Db, migrations = loadMigrations()): Promise<Migration[]> {
+  // Every command starts here: when all is applied and unchanged, one query and no lock.
+  if (await upToDate(db, migrations)) return [];
   const client = await db.client();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);

@@ -9,7 +9,6 @@ export class Db {
   private constructor(
     readonly pool: pg.Pool,
     readonly target: PgTarget,
-    private readonly pgModule: typeof pg,
   ) {}
 
   static async connect(target: PgTarget, applicationName = 'aj'): Promise<Db> {
@@ -22,7 +21,7 @@ export class Db {
     pool.on('error', () => {
       // An idle client lost its connection; the next query reports it.
     });
-    return new Db(pool, target, pgModule);
+    return new Db(pool, target);
   }
 
   async query<R extends pg.QueryResultRow = Record<string, any>>(text: string, values?: unknown[]): Promise<R[]> {
@@ -65,18 +64,24 @@ export class Db {
 
   /** A standalone client outside the pool, e.g. for another database on the same server. */
   async standalone(target: PgTarget, applicationName = 'aj'): Promise<pg.Client> {
-    const client = new this.pgModule.Client(pgClientConfig(target, applicationName));
-    try {
-      await client.connect();
-    } catch (error) {
-      throw explainPgError(error, target);
-    }
-    return client;
+    return connectClient(target, applicationName);
   }
 
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** One client on its own, without a pool (restores, when the configured database may be gone). */
+export async function connectClient(target: PgTarget, applicationName = 'aj'): Promise<pg.Client> {
+  const pgModule = (await import('pg')).default;
+  const client = new pgModule.Client(pgClientConfig(target, applicationName));
+  try {
+    await client.connect();
+  } catch (error) {
+    throw explainPgError(error, target);
+  }
+  return client;
 }
 
 /** Turns connection failures into one line that says what to check. */

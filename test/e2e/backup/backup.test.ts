@@ -85,6 +85,20 @@ describe('aj backup against a real S3 server', () => {
     }
   });
 
+  it('restores from storage alone when the history database is lost (latest-in-storage, or a key)', async () => {
+    const env = { ...envFor('roundtrip'), DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/gone' };
+    const target = scratchDb('disaster');
+    const restore = await aj(['backup', 'restore', 'latest-in-storage', '--target-url', target.url, '--create', '--verify', '--yes', '--json'], { env });
+    expect(restore.exitCode, restore.stderr).toBe(0);
+    const result = JSON.parse(restore.stdout);
+    expect(result).toMatchObject({ ok: true, created: true, differences: [] });
+    expect(result.tablesChecked).toBeGreaterThan(5);
+    const byKey = await aj(['backup', 'restore', result.key, '--target-url', target.url, '--clean', '--yes'], { env });
+    expect(byKey.exitCode, byKey.stderr).toBe(0);
+    const bogus = await aj(['backup', 'restore', 'x/y.txt', '--target-url', target.url, '--yes'], { env });
+    expect(bogus.exitCode, bogus.stderr).toBe(2);
+  });
+
   it('lists history newest first, as TSV in a pipe and as JSON', async () => {
     const env = envFor('roundtrip');
     const list = await aj(['backup', 'list', '--json'], { env });
