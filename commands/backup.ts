@@ -139,7 +139,10 @@ export function register(program: Command, ctx: Context): void {
         ], 'no succeeded backups to verify');
       }
       const failed = outcomes.filter((o) => !o.ok);
-      if (failed.length > 0) throw new VerificationError(`${failed.length} backup(s) failed verification: ${failed.map((o) => o.id).join(', ')}`, 'do not rely on them; run a new backup and check the storage');
+      if (failed.length > 0) {
+        const first = `backup ${failed[0]!.id}: ${failed[0]!.error}`;
+        throw new VerificationError(`${failed.length} backup(s) failed verification (${first})`, 'do not rely on them; run a new backup and check the storage');
+      }
     });
 
   backup

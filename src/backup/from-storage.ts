@@ -30,7 +30,7 @@ export async function recordFromStorage(store: ObjectStore, ref: string): Promis
 async function newestDumpKey(store: ObjectStore): Promise<string> {
   let newest: { key: string; stamp: string } | undefined;
   for await (const object of store.list()) {
-    const match = /-(\d{8}T\d{6}Z)\.manifest\.json$/.exec(object.key);
+    const match = /-(\d{8}T\d{6}(?:\.\d{3})?Z)\.manifest\.json$/.exec(object.key);
     if (match && (!newest || match[1]! > newest.stamp)) newest = { key: object.key, stamp: match[1]! };
   }
   if (!newest) throw new OperationError(`no backup manifest found in ${store.url}`, 'check BACKUP_BUCKET');

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 
-/** `<db>/<yyyy>/<mm>/<dd>/<db>-<UTC timestamp>.dump[.age]`, sortable and readable in a bucket browser. */
+/**
+ * `<db>/<yyyy>/<mm>/<dd>/<db>-<UTC timestamp>.dump[.age]`, sortable and readable in a bucket browser.
+ * The stamp keeps milliseconds: two runs in the same second must never share a key.
+ */
 export function backupKey(database: string, startedAt: Date, encrypted: boolean): string {
   const iso = startedAt.toISOString();
   const [yyyy, mm, dd] = iso.slice(0, 10).split('-');
-  const stamp = iso.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = iso.replace(/[-:]/g, '');
   const safe = database.replace(/[^A-Za-z0-9_.-]/g, '_');
   return `${safe}/${yyyy}/${mm}/${dd}/${safe}-${stamp}.dump${encrypted ? '.age' : ''}`;
 }

@@ -85,7 +85,7 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
       const manifestKey = manifestKeyOf(key);
       try {
         const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-        await store.put(manifestKey, Readable.from([body]), { size: body.length, contentType: 'application/json', signal: ctx.signal });
+        await store.put(manifestKey, Readable.from([body]), { size: body.length, contentType: 'application/json', signal: ctx.signal, ifNoneMatch: true });
       } catch (error) {
         // Without its manifest the dump cannot be proven: remove it rather than leave a lookalike.
         await store.deleteMany([key, ...(globalsKey ? [globalsKey] : [])]).catch(() => undefined);
@@ -126,7 +126,7 @@ async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string
         await dump.exited;
         await encrypted?.exited;
       };
-      const put = await store.put(key, body, { beforeEnd, signal: ctx.signal, onProgress, contentType: 'application/octet-stream' });
+      const put = await store.put(key, body, { beforeEnd, signal: ctx.signal, onProgress, contentType: 'application/octet-stream', ifNoneMatch: true });
       return { size: put.size, sha256: put.sha256, rowCounts: await counting };
     } catch (error) {
       dump.kill();
@@ -145,7 +145,7 @@ async function storeGlobals(ctx: Context, db: Db, store: ObjectStore, dumpKey: s
     const sql = await runPgTool('pg_dumpall', ['--globals-only', '--no-role-passwords', '--no-password'], db.target, ctx.config(), ctx.signal);
     const key = globalsKeyOf(dumpKey);
     const body = Buffer.from(sql);
-    await store.put(key, Readable.from([body]), { size: body.length, contentType: 'application/sql', signal: ctx.signal });
+    await store.put(key, Readable.from([body]), { size: body.length, contentType: 'application/sql', signal: ctx.signal, ifNoneMatch: true });
     return key;
   } catch (error) {
     const message = `roles were not saved: ${describeError(error)}`;

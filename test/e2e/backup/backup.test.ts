@@ -61,7 +61,7 @@ describe('aj backup against a real S3 server', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const record = JSON.parse(run.stdout);
     expect(record).toMatchObject({ status: 'succeeded', database_name: source.name });
-    expect(record.object_key).toMatch(new RegExp(`^${source.name}/\\d{4}/\\d{2}/\\d{2}/${source.name}-\\d{8}T\\d{6}Z\\.dump$`));
+    expect(record.object_key).toMatch(new RegExp(`^${source.name}/\\d{4}/\\d{2}/\\d{2}/${source.name}-\\d{8}T\\d{6}\\.\\d{3}Z\\.dump$`));
     expect(record.row_counts['public.journal']).toBe(20_000);
     expect(await objectsUnder('roundtrip')).toEqual([record.object_key, record.globals_key, record.manifest_key].sort());
 
