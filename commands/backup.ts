@@ -153,25 +153,15 @@ export function register(program: Command, ctx: Context): void {
     .option('--json', 'print as JSON')
     .addHelpText('after', `\nExamples:\n  aj backup prune --dry-run\n  aj backup prune --yes\n${EXIT_STATUS}`)
     .action(async (opts: { dryRun?: boolean; yes?: boolean; json?: boolean }) => {
-      const { pruneBackups } = await import('../src/backup/prune.js');
-      const { acquireJobLock } = await import('../src/db/job-lock.js');
-      const db = await ctx.db();
-      const lock = await acquireJobLock(db, 'backup', { signal: ctx.signal });
-      try {
-        const store = await ctx.store('backup');
-        const plan = await pruneBackups(ctx, db, store, { dryRun: true });
-        if (!opts.dryRun && plan.removed.length > 0) await ctx.io.confirm(`Delete ${plan.removed.length} backup(s) from ${store.url}`, { yes: opts.yes });
-        const result = opts.dryRun ? plan : await pruneBackups(ctx, db, store, { dryRun: false });
-        if (result.paused) ctx.io.warn(`retention paused: ${result.paused}`);
-        if (opts.json) return ctx.io.json({ dryRun: result.dryRun, paused: result.paused ?? null, removed: result.removed.map((r) => ({ id: r.id, key: r.object_key, started_at: r.started_at })), kept: result.kept });
-        await renderTable(ctx.io, result.removed, [
-          { header: result.dryRun ? 'would delete' : 'deleted', value: (r) => r.id },
-          { header: 'started', value: (r) => formatTime(r.started_at) },
-          { header: 'key', value: (r) => r.object_key },
-        ], 'nothing to prune');
-      } finally {
-        await lock.release();
-      }
+      const { runPrune } = await import('../src/backup/prune.js');
+      const result = await runPrune(ctx, { dryRun: Boolean(opts.dryRun), yes: Boolean(opts.yes) });
+      if (result.paused) ctx.io.warn(`retention paused: ${result.paused}`);
+      if (opts.json) return ctx.io.json({ dryRun: result.dryRun, paused: result.paused ?? null, removed: result.removed.map((r) => ({ id: r.id, key: r.object_key, started_at: r.started_at })), kept: result.kept });
+      await renderTable(ctx.io, result.removed, [
+        { header: result.dryRun ? 'would delete' : 'deleted', value: (r) => r.id },
+        { header: 'started', value: (r) => formatTime(r.started_at) },
+        { header: 'key', value: (r) => r.object_key },
+      ], 'nothing to prune');
     });
 
   backup

@@ -1,4 +1,5 @@
 import type { Context } from '../context.js';
+import { acquireJobLock } from '../db/job-lock.js';
 import type { Db } from '../db/pool.js';
 import type { ObjectStore } from '../storage/store.js';
 import { type BackupRecord, markDeleted } from './history.js';
@@ -29,4 +30,19 @@ export async function pruneBackups(ctx: Context, db: Db, store: ObjectStore, opt
     await markDeleted(db, plan.remove.map((r) => r.id));
   }
   return { dryRun: options.dryRun, removed: plan.remove, kept: plan.keep.map((k) => ({ id: k.record.id, reason: k.reason })) };
+}
+
+/** `aj backup prune`: under the backup lock, shows the plan, confirms a real deletion, applies it. */
+export async function runPrune(ctx: Context, options: { dryRun: boolean; yes: boolean }): Promise<PruneResult> {
+  const db = await ctx.db();
+  const lock = await acquireJobLock(db, 'backup', { signal: ctx.signal });
+  try {
+    const store = await ctx.store('backup');
+    const plan = await pruneBackups(ctx, db, store, { dryRun: true });
+    if (options.dryRun || plan.removed.length === 0) return plan;
+    await ctx.io.confirm(`Delete ${plan.removed.length} backup(s) from ${store.url}`, { yes: options.yes });
+    return await pruneBackups(ctx, db, store, { dryRun: false });
+  } finally {
+    await lock.release();
+  }
 }
