@@ -96,8 +96,10 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
         serverVersion: server.v, pgDumpVersion: pgDump.version, durationMs: Date.now() - startedAt,
       });
     } catch (error) {
-      await finishFailed(db, record.id, scrubSecrets(describeError(error), config), Date.now() - startedAt).catch(() => undefined);
-      throw error;
+      // Interrupted runs say so, rather than the AbortError of whichever stream noticed first.
+      const cause = ctx.signal.aborted ? ctx.signal.reason : error;
+      await finishFailed(db, record.id, scrubSecrets(describeError(cause), config), Date.now() - startedAt).catch(() => undefined);
+      throw cause;
     }
     const prune = options.retention ? await pruneBackups(ctx, db, store, { dryRun: false }) : undefined;
     return { disabled: false, record: finished, interruptedClosed, prune, warnings };

@@ -195,7 +195,7 @@ describe('aj backup against a real S3 server', () => {
   });
 
   it('recovers after aj is SIGKILLed mid-dump: the stale run is closed, the next one succeeds', async () => {
-    const slow = pgBinDirWith({ pg_dump: 'sleep 30' });
+    const slow = pgBinDirWith({ pg_dump: 'exec sleep 30' });
     const env = envFor('killed', { PG_BIN_DIR: slow });
     const victim = aj(['backup', 'run'], { env });
     for (let i = 0; i < 100 && (await historyFor('killed')).length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
@@ -208,6 +208,19 @@ describe('aj backup against a real S3 server', () => {
     const rows = await historyFor('killed');
     expect(rows.map((r) => [r.status, r.error])).toEqual([['failed', 'interrupted'], ['succeeded', null]]);
     expect(await objectsUnder('killed')).toHaveLength(3);
+  });
+
+  it('stops cleanly on SIGTERM: exit 130, the run recorded as interrupted, no object', async () => {
+    const slow = pgBinDirWith({ pg_dump: '"$REAL" "$@" | head -c 30000\nexec sleep 20' });
+    const run = aj(['backup', 'run'], { env: envFor('sigterm', { PG_BIN_DIR: slow }) });
+    for (let i = 0; i < 100 && (await historyFor('sigterm')).length === 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    run.kill('SIGTERM');
+    const result = await run;
+    expect(result.exitCode, result.stderr).toBe(130);
+    expect(result.stderr).toMatch(/interrupted by SIGTERM/);
+    expect((await historyFor('sigterm')).map((r) => [r.status, r.error])).toEqual([['failed', 'interrupted by SIGTERM']]);
+    expect(await objectsUnder('sigterm')).toEqual([]);
   });
 
   it('is a no-op with BACKUP_ENABLED=false', async () => {
