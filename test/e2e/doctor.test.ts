@@ -1,5 +1,4 @@
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { aj } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
 import { type S3Server, startS3Server } from '../helpers/s3.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
+import { closedPort } from '../helpers/ports.js';
 
 // Run `npm run build` first: these spawn the built bin/aj.
 
@@ -22,14 +22,6 @@ let s3: S3Server;
 let smtp: SmtpTestServer;
 let goodEnv: Record<string, string>;
 
-/** A loopback port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function doctor(env: Record<string, string>) {
   const result = await aj(['doctor', '--json'], { env });

@@ -1,6 +1,5 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
@@ -9,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { OperationError } from '../../src/errors.js';
 import { OutboxTransport, createTransport } from '../../src/mail/transport.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
+import { closedPort } from '../helpers/ports.js';
 
 const configOf = (env: Record<string, string>) => loadConfig({ env, envFile: join(tmpdir(), 'aj-no-such.env') }).config;
 
@@ -21,14 +21,6 @@ const facture = {
   attachments: [{ filename: 'F-2026-042.pdf', content: Buffer.from('%PDF-1.4 facture') }],
 };
 
-/** A loopback port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('OutboxTransport', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'aj-outbox-'));
