@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type pg from 'pg';
 import type { Context } from '../context.js';
+import { connectClient } from '../db/pool.js';
 import { OperationError, UsageError, describeError } from '../errors.js';
 import { type ObjectStore, SHA256_METADATA } from '../storage/store.js';
 import { type ArchivedDocument, insertDocument, lockDocument, versionsOf } from './catalog.js';
@@ -61,7 +62,7 @@ export async function runArchivePut(opts: ArchivePutOptions, ctx: Context): Prom
   const progress = ctx.io.progress('archiving');
   let done = 0;
   try {
-    for (let i = 0; i < workerCount(opts.concurrency, planned.length); i += 1) clients.push(await db.standalone(db.target, 'aj archive put'));
+    for (let i = 0; i < workerCount(opts.concurrency, planned.length); i += 1) clients.push(await connectClient(db.target, 'aj archive put'));
     await forEachLimit(planned.map((p, index) => ({ ...p, index })), clients.length, async (file, worker) => {
       try {
         results[file.index] = await archiveOne(file, { type, date, store, client: clients[worker]!, signal: ctx.signal });

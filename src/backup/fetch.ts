@@ -24,9 +24,9 @@ export async function streamVerified(
       source.once('error', (e) => hashing.destroy(e));
       const plain = await decryptWith(options.identity, hashed);
       await pipeline(plain, sink, { signal: options.signal }).catch((error: Error) => {
-        if (hashing.errored || source.errored) throw hashing.errored ?? source.errored;
-        if (/decrypt|tag|header|stanza|identity/i.test(error.message)) throw decryptionError(error);
-        throw error;
+        // Whatever did not fail on the way in (storage) or out (the sink, an abort) failed to decrypt.
+        const cause = hashing.errored ?? source.errored ?? sink.errored ?? (options.signal?.aborted ? error : undefined);
+        throw cause ?? decryptionError(error);
       });
       // The decrypter may finish before the hashing stream has flushed its digest.
       await finished(hashing);

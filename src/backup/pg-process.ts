@@ -1,7 +1,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { type PgTarget, libpqEnv } from '../db/connection.js';
-import { type PgTool, pgToolPath } from '../db/pg-tools.js';
+import { type PgTool, pgToolMissing, pgToolPath } from '../db/pg-tools.js';
 import { OperationError } from '../errors.js';
 
 export interface PgProcess {
@@ -68,9 +68,9 @@ export async function runPgTool(tool: PgTool, args: string[], target: PgTarget, 
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function explainToolFailure(tool: string, error: unknown): Error {
+function explainToolFailure(tool: PgTool, error: unknown): Error {
   const e = error as { code?: string; exitCode?: number; stderr?: string; signal?: string; isCanceled?: boolean };
-  if (e.code === 'ENOENT') return new OperationError(`${tool} is not installed`, 'install the PostgreSQL client (apt-get install postgresql-client) or set PG_BIN_DIR');
+  if (e.code === 'ENOENT') return pgToolMissing(tool);
   if (e.isCanceled) return new OperationError(`${tool} was stopped`);
   const lines = (e.stderr ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
   const detail = lines.find((l) => /error|fatal/i.test(l)) ?? lines.at(-1) ?? (e.signal ? `killed by ${e.signal}` : `exit status ${e.exitCode}`);

@@ -1,6 +1,7 @@
 import { acquireJobLock } from '../db/job-lock.js';
 import type { Context } from '../context.js';
 import { VerificationError, describeError } from '../errors.js';
+import { ObjectNotFoundError } from '../storage/store.js';
 import { readIdentity } from './encryption.js';
 import { discard, forgivingSink, streamVerified } from './fetch.js';
 import { type BackupRecord, recordVerification } from './history.js';
@@ -67,7 +68,8 @@ async function verifyOne(ctx: Context, record: BackupRecord, identity: string | 
     }
     return { id: record.id, key: record.object_key, ok: true, checked };
   } catch (error) {
-    if (!(error instanceof VerificationError) && !/not found|damaged/.test(describeError(error))) throw error;
+    // Damage and a missing object are findings of the verification; anything else is a failure to verify.
+    if (!(error instanceof VerificationError) && !(error instanceof ObjectNotFoundError)) throw error;
     return { id: record.id, key: record.object_key, ok: false, checked, error: describeError(error) };
   }
 }

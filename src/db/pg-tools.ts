@@ -24,6 +24,10 @@ export function pgToolPath(tool: PgTool, config: Pick<Config, 'pgBinDir'>): stri
   return tool;
 }
 
+export function pgToolMissing(tool: PgTool): OperationError {
+  return new OperationError(`${tool} is not installed`, 'install the PostgreSQL client (apt-get install postgresql-client) or set PG_BIN_DIR');
+}
+
 /** Major version of a client tool (`pg_dump (PostgreSQL) 15.20` -> 15). */
 export async function pgToolVersion(tool: PgTool, config: Pick<Config, 'pgBinDir'>): Promise<{ path: string; version: string; major: number }> {
   const path = pgToolPath(tool, config);
@@ -34,7 +38,7 @@ export async function pgToolVersion(tool: PgTool, config: Pick<Config, 'pgBinDir
     return { path, version: match?.[0] ?? stdout, major: Number(match?.[1] ?? 0) };
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') {
-      throw new OperationError(`${tool} is not installed`, 'install the PostgreSQL client (apt-get install postgresql-client) or set PG_BIN_DIR');
+      throw pgToolMissing(tool);
     }
     throw error;
   }

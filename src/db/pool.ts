@@ -62,11 +62,6 @@ export class Db {
     }
   }
 
-  /** A standalone client outside the pool, e.g. for another database on the same server. */
-  async standalone(target: PgTarget, applicationName = 'aj'): Promise<pg.Client> {
-    return connectClient(target, applicationName);
-  }
-
   async close(): Promise<void> {
     await this.pool.end();
   }

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { OperationError, VerificationError } from '../errors.js';
 import { HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
-import { type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA } from './store.js';
+import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA } from './store.js';
 
 const META_SUFFIX = '.ajmeta';
 const TMP_MARKER = '.ajtmp-';
@@ -68,7 +68,7 @@ export class FsStore implements ObjectStore {
   async get(key: string): Promise<Readable> {
     const path = this.pathOf(key);
     await stat(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') throw new OperationError(`object not found: ${this.url}/${key}`, 'check the key with `aj backup list --remote`');
+      if (error.code === 'ENOENT') throw new ObjectNotFoundError(`object not found: ${this.url}/${key}`, 'check the key with `aj backup list --remote`');
       throw error;
     });
     return createReadStream(path, { highWaterMark: 1 << 20 });

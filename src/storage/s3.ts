@@ -15,7 +15,7 @@ import type { Config } from '../config/schema.js';
 import { OperationError, VerificationError } from '../errors.js';
 import { HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
-import { type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA } from './store.js';
+import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA } from './store.js';
 
 // Objects up to this size with a known length go in one PutObject (with Content-MD5 when known).
 const SINGLE_PUT_LIMIT = 64 * 1024 * 1024;
@@ -212,7 +212,7 @@ export class S3Store implements ObjectStore {
     if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'CredentialsProviderError'].includes(name)) {
       return new OperationError(`S3 refused access to ${where} (${name})`, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy', { cause: error });
     }
-    if (name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return new OperationError(`object not found: ${where}`, 'check the key', { cause: error });
+    if (name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return new ObjectNotFoundError(`object not found: ${where}`, 'check the key', { cause: error });
     if (name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) return new OperationError(`object already exists: ${where}`, 'objects here are never overwritten', { cause: error });
     const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'EPIPE') {

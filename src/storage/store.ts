@@ -1,3 +1,4 @@
+import { OperationError } from '../errors.js';
 import type { Readable } from 'node:stream';
 
 /** What every storage driver offers; keys are relative to the location's prefix. */
@@ -49,6 +50,9 @@ export interface ObjectInfo {
   etag?: string;
   metadata: Record<string, string>;
 }
+
+/** The object does not exist: a finding for verifiers, an operation failure for everyone else. */
+export class ObjectNotFoundError extends OperationError {}
 
 /** Metadata key under which the SHA-256 of the content is stored. */
 export const SHA256_METADATA = 'aj-sha256';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../../helpers/cli.js';
 import { type TestDatabase, createTestDatabase, dropDatabase, urlFor } from '../../helpers/pg.js';
@@ -183,6 +183,18 @@ describe('aj backup against a real S3 server', () => {
     expect(restore.stderr).toMatch(/damaged/);
     const exists = await source.query('SELECT 1 FROM pg_database WHERE datname = $1', [target.name]);
     expect(exists).toEqual([]);
+  });
+
+  it('reports a dump deleted behind its back as a verification finding (exit 4), not a crash', async () => {
+    const env = envFor('missing');
+    const run = await aj(['backup', 'run', '--json'], { env });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const record = JSON.parse(run.stdout);
+    await client.send(new DeleteObjectCommand({ Bucket: 'aj-backups', Key: `missing/${record.object_key}` }));
+    const verify = await aj(['backup', 'verify', String(record.id), '--json'], { env });
+    expect(verify.exitCode, verify.stderr).toBe(4);
+    expect(JSON.parse(verify.stdout)[0]).toMatchObject({ id: record.id, ok: false, error: expect.stringMatching(/object not found/) });
+    expect((await historyFor('missing'))[0]).toMatchObject({ verify_ok: false });
   });
 
   it('lets only one of two concurrent runs proceed: the other exits 75', async () => {
