@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { scrubSecrets } from '../config/redact.js';
 import type { Context } from '../context.js';
-import { databaseNameOf } from '../db/connection.js';
 import { acquireJobLock } from '../db/job-lock.js';
 import { pgToolVersion } from '../db/pg-tools.js';
 import type { Db } from '../db/pool.js';
@@ -62,7 +61,7 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
       throw new OperationError(`${pgDump.path} is version ${pgDump.major} but the server is ${serverMajor}: pg_dump refuses newer servers`, `install postgresql-client-${serverMajor} or set PG_BIN_DIR`);
     }
     const compress = compressArgument(config.backupCompress, pgDump.major);
-    const database = server.db ?? databaseNameOf(db.target);
+    const database = server.db;
     const recipient = config.backupAgeRecipient;
     const record = await startRecord(db, {
       database, storageUrl: store.url, host: hostname(), pid: process.pid, compress: config.backupCompress,
