@@ -4,8 +4,8 @@ import type pg from 'pg';
 import type { Context } from '../context.js';
 import { connectClient } from '../db/pool.js';
 import { OperationError, UsageError, describeError } from '../errors.js';
-import { type ObjectStore, SHA256_METADATA } from '../storage/store.js';
-import { type ArchivedDocument, insertDocument, lockDocument, versionsOf } from './catalog.js';
+import { type ObjectStore, SHA256_METADATA, compareKeys } from '../storage/store.js';
+import { insertDocuments, lockDocuments, versionsOfEach } from './catalog.js';
 import { collectFiles, hashFile, isPdf } from './files.js';
 import { businessDate, checkDate, checkDocType, docIdFromPath, docIdProblem, objectKey, parseDocIdRule, safeFilename } from './layout.js';
 import { forEachLimit, workerCount } from './parallel.js';
@@ -48,6 +48,11 @@ interface PlannedFile {
   contentType: string;
 }
 
+// Files per catalog transaction: one lock statement, one versions query, one listing of the key
+// range before and after the uploads, one INSERT. Each document holds an advisory lock until the
+// commit, and PostgreSQL's shared lock table (64 per connection by default) must hold them.
+const BATCH_SIZE = 250;
+
 /** Archives files as new documents or new versions; never overwrites an object. */
 export async function runArchivePut(opts: ArchivePutOptions, ctx: Context): Promise<ArchivePutReport> {
   const type = checkDocType(opts.type);
@@ -56,25 +61,30 @@ export async function runArchivePut(opts: ArchivePutOptions, ctx: Context): Prom
 
   const db = await ctx.db();
   const store = await ctx.store('archive');
-  // One connection per worker: each holds a transaction (and the document's lock) across its upload.
-  const clients: pg.Client[] = [];
   const results: PutFileResult[] = planned.map((p) => ({ path: p.path, status: 'failed', docId: p.docId, detail: 'not attempted (interrupted)' }));
   const progress = ctx.io.progress('archiving');
   let done = 0;
+  // In key order, so that each batch's objects form one contiguous key range, listed in a few requests.
+  const ordered = planned.map((p, index) => ({ ...p, index })).sort((a, b) => compareKeys(`${a.docId}/`, `${b.docId}/`));
+  const client = await connectClient(db.target, 'aj archive put');
   try {
-    for (let i = 0; i < workerCount(opts.concurrency, planned.length); i += 1) clients.push(await connectClient(db.target, 'aj archive put'));
-    await forEachLimit(planned.map((p, index) => ({ ...p, index })), clients.length, async (file, worker) => {
-      try {
-        results[file.index] = await archiveOne(file, { type, date, store, client: clients[worker]!, signal: ctx.signal });
-      } catch (error) {
-        results[file.index] = { path: file.path, status: 'failed', docId: file.docId, detail: describeError(error) };
-      }
-      done += 1;
-      progress.update(`${done}/${planned.length}`);
-    }, ctx.signal);
+    const target: BatchTarget = {
+      type,
+      date,
+      store,
+      client,
+      concurrency: workerCount(opts.concurrency, planned.length),
+      signal: ctx.signal,
+      report: (index, result) => {
+        results[index] = result;
+        done += 1;
+        progress.update(`${done}/${planned.length}`);
+      },
+    };
+    for (let i = 0; i < ordered.length && !ctx.signal.aborted; i += BATCH_SIZE) await archiveBatch(ordered.slice(i, i + BATCH_SIZE), target);
   } finally {
     progress.done();
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    await client.end().catch(() => undefined);
   }
   const count = (status: PutFileResult['status']) => results.filter((r) => r.status === status).length;
   return { storage: store.url, archived: count('archived'), skipped: count('skipped'), failed: count('failed'), ignored, files: results };
@@ -116,72 +126,150 @@ async function plan(opts: ArchivePutOptions): Promise<{ planned: PlannedFile[]; 
   return { planned, ignored };
 }
 
-interface ArchiveTarget {
+interface IndexedFile extends PlannedFile {
+  index: number;
+}
+
+interface HashedFile extends IndexedFile {
+  size: number;
+  md5: string;
+  sha256: string;
+}
+
+interface Upload extends HashedFile {
+  version: number;
+  filename: string;
+  key: string;
+  /** The server's ETag once stored: the recheck after the uploads must see the same. */
+  etag?: string;
+}
+
+interface BatchTarget {
   type: string;
   date: string;
   store: ObjectStore;
   client: pg.Client;
+  concurrency: number;
   signal: AbortSignal;
+  report: (index: number, result: PutFileResult) => void;
 }
 
 /**
- * Under the document's lock: skip identical content, else store the next version at a key
- * nothing occupies (the store sends If-None-Match, looks first for servers that ignore it, and
- * rechecks after), then insert the row. The row commits only after the object is verified.
+ * One transaction for a batch, holding the documents' locks: skip identical content, else store
+ * the next version at a key nothing occupies (listed before; If-None-Match where the server honours
+ * it), recheck that every uploaded object is still the one stored (servers that ignore If-None-Match
+ * let another writer replace it), then insert the rows. A row commits only after its object is
+ * confirmed; an object whose row did not commit is adopted by the next run.
  */
-async function archiveOne(file: PlannedFile, target: ArchiveTarget): Promise<PutFileResult> {
-  const { type, store, client } = target;
-  const hash = await hashFile(file.path);
-  const base = { path: file.path, docId: file.docId, size: hash.size, sha256: hash.sha256 };
+async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<void> {
+  const { type, store, client, concurrency, signal } = target;
+  const reported = new Set<number>();
+  const report = (index: number, result: PutFileResult) => {
+    reported.add(index);
+    target.report(index, result);
+  };
+  const fail = (file: IndexedFile, detail: string) => report(file.index, { path: file.path, status: 'failed', docId: file.docId, detail });
+
+  // Hashing reads every file once before upload (Content-MD5 must precede the body), outside the transaction.
+  const hashed: HashedFile[] = [];
+  await forEachLimit(batch, concurrency, async (file) => {
+    try {
+      hashed.push({ ...file, ...(await hashFile(file.path)) });
+    } catch (error) {
+      fail(file, describeError(error));
+    }
+  }, signal);
+  if (hashed.length === 0) return;
+
   await client.query('BEGIN');
   try {
-    await lockDocument(client, type, file.docId);
-    const versions = await versionsOf(client, type, file.docId);
-    const same = versions.find((v) => v.sha256 === hash.sha256 && v.size === hash.size);
-    if (same) {
-      await client.query('COMMIT');
-      return { ...base, status: 'skipped', version: same.version, key: same.objectKey, detail: `already archived as version ${same.version}` };
+    await lockDocuments(client, type, hashed.map((f) => f.docId));
+    const versions = await versionsOfEach(client, type, hashed.map((f) => f.docId));
+    const uploads: Upload[] = [];
+    for (const file of hashed) {
+      const known = versions.get(file.docId) ?? [];
+      const same = known.find((v) => v.sha256 === file.sha256 && v.size === file.size);
+      const base = { path: file.path, docId: file.docId, size: file.size, sha256: file.sha256 };
+      if (same) {
+        report(file.index, { ...base, status: 'skipped', version: same.version, key: same.objectKey, detail: `already archived as version ${same.version}` });
+        continue;
+      }
+      const version = (known.at(-1)?.version ?? 0) + 1;
+      const filename = safeFilename(basename(file.path));
+      uploads.push({ ...file, version, filename, key: objectKey({ type, docId: file.docId, date: target.date, version, filename }) });
     }
-    const version = (versions.at(-1)?.version ?? 0) + 1;
-    const filename = safeFilename(basename(file.path));
-    const key = objectKey({ type, docId: file.docId, date: target.date, version, filename });
-    await store.put(key, createReadStream(file.path, { highWaterMark: 1 << 20 }), {
-      size: hash.size,
-      sha256: hash.sha256,
-      md5: hash.md5,
-      ifNoneMatch: true,
-      contentType: file.contentType,
-      metadata: { 'aj-doc-type': type, 'aj-doc-id': file.docId, 'aj-version': String(version) },
-      signal: target.signal,
-    }).catch((error) => occupiedBy(store, key, hash, error));
-    const row: ArchivedDocument = await insertDocument(client, {
-      docType: type,
-      docId: file.docId,
-      version,
-      storageUrl: store.url,
-      objectKey: key,
-      filename,
-      originalFilename: basename(file.path),
-      size: hash.size,
-      md5: hash.md5,
-      sha256: hash.sha256,
-      contentType: file.contentType,
+
+    const occupied = await store.findExisting(uploads.map((u) => u.key));
+    const stored: Upload[] = [];
+    await forEachLimit(uploads, concurrency, async (upload) => {
+      try {
+        upload.etag = occupied.has(upload.key) ? await adoptOrRefuse(store, upload) : await putObject(upload, target);
+        stored.push(upload);
+      } catch (error) {
+        fail(upload, describeError(error));
+      }
+    }, signal);
+
+    // Each stored object was proven at its put (ETag = Content-MD5, or a HEAD). Storage that went
+    // away since cannot be rechecked: those proofs stand, and the rows are recorded.
+    const now = await store.findExisting(stored.map((u) => u.key)).catch(() => undefined);
+    const confirmed = stored.filter((upload) => {
+      if (!now) return true;
+      const info = now.get(upload.key);
+      const intact = info !== undefined && info.size === upload.size && (!upload.etag || !info.etag || info.etag === upload.etag);
+      if (!intact) {
+        fail(upload, `${store.url}/${upload.key} ${info ? 'was replaced by another writer' : 'vanished'} right after its upload; not recorded`);
+      }
+      return intact;
     });
+    await insertDocuments(client, confirmed.map((u) => ({
+      docType: type,
+      docId: u.docId,
+      version: u.version,
+      storageUrl: store.url,
+      objectKey: u.key,
+      filename: u.filename,
+      originalFilename: basename(u.path),
+      size: u.size,
+      md5: u.md5,
+      sha256: u.sha256,
+      contentType: u.contentType,
+    })));
     await client.query('COMMIT');
-    return { ...base, status: 'archived', version: row.version, key: row.objectKey };
+    for (const u of confirmed) report(u.index, { path: u.path, status: 'archived', docId: u.docId, version: u.version, key: u.key, size: u.size, sha256: u.sha256 });
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    for (const file of hashed) if (!reported.has(file.index)) fail(file, `not recorded: ${describeError(error)}`);
   }
 }
 
+/** Uploads create-only; returns the server's ETag. */
+async function putObject(upload: Upload, target: BatchTarget): Promise<string | undefined> {
+  const { type, store } = target;
+  const result = await store.put(upload.key, createReadStream(upload.path, { highWaterMark: 1 << 20 }), {
+    size: upload.size,
+    sha256: upload.sha256,
+    md5: upload.md5,
+    ifNoneMatch: true,
+    checkedAbsent: true,
+    contentType: upload.contentType,
+    metadata: { 'aj-doc-type': type, 'aj-doc-id': upload.docId, 'aj-version': String(upload.version) },
+    signal: target.signal,
+  }).catch(async (error: unknown) => {
+    // Someone stored an object there since the listing: adopt it if it is this content, else refuse.
+    if (!(await store.head(upload.key).catch(() => undefined))) throw error;
+    return { etag: await adoptOrRefuse(store, upload, error) };
+  });
+  return result.etag;
+}
+
 /**
- * After a failed put: an object with exactly this content is this file's upload from a run that
- * died before its commit (adopted); any other object at the key is refused, never replaced.
+ * An object already at the key is this file's upload from a run that died before its commit
+ * (adopted) or something the archive never recorded (refused, never replaced).
  */
-async function occupiedBy(store: ObjectStore, key: string, hash: { size: number; sha256: string }, error: unknown): Promise<void> {
-  const existing = await store.head(key).catch(() => undefined);
-  if (!existing) throw error;
-  if (existing.size === hash.size && existing.metadata[SHA256_METADATA] === hash.sha256) return;
-  throw new OperationError(`${store.url}/${key} holds an object that is not in the archive (${describeError(error)})`, 'it is never overwritten; inspect it with `aj archive verify --orphans`');
+async function adoptOrRefuse(store: ObjectStore, upload: Upload, cause?: unknown): Promise<string | undefined> {
+  const existing = await store.head(upload.key);
+  if (existing && existing.size === upload.size && existing.metadata[SHA256_METADATA] === upload.sha256) return existing.etag;
+  const why = cause ? ` (${describeError(cause)})` : '';
+  throw new OperationError(`${store.url}/${upload.key} holds an object that is not in the archive${why}`, 'it is never overwritten; inspect it with `aj archive verify --orphans`');
 }

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { OperationError, VerificationError } from '../errors.js';
 import { HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
-import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA } from './store.js';
+import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA, compareKeys } from './store.js';
 
 const META_SUFFIX = '.ajmeta';
 const TMP_MARKER = '.ajtmp-';
@@ -87,15 +87,25 @@ export class FsStore implements ObjectStore {
     }
   }
 
-  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+  async *list(prefix = '', startAfter?: string): AsyncIterable<ObjectInfo> {
     const files: string[] = [];
     await walk(this.root, files);
-    for (const file of files.sort()) {
-      const key = relative(this.root, file).split(sep).join('/');
+    const keys = files.map((file) => relative(this.root, file).split(sep).join('/')).sort(compareKeys);
+    for (const key of keys) {
       if (!key.startsWith(prefix) || key.endsWith(META_SUFFIX) || key.includes(TMP_MARKER)) continue;
+      if (startAfter !== undefined && compareKeys(key, startAfter) <= 0) continue;
       const info = await this.head(key);
       if (info) yield info;
     }
+  }
+
+  async findExisting(keys: readonly string[]): Promise<Map<string, ObjectInfo>> {
+    const found = new Map<string, ObjectInfo>();
+    for (const key of keys) {
+      const info = await this.head(key);
+      if (info) found.set(key, info);
+    }
+    return found;
   }
 
   async delete(key: string): Promise<void> {

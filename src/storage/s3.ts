@@ -15,12 +15,25 @@ import type { Config } from '../config/schema.js';
 import { OperationError, VerificationError } from '../errors.js';
 import { HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
-import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA } from './store.js';
+import {
+  ObjectNotFoundError,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type PutResult,
+  SHA256_METADATA,
+  commonPrefix,
+  compareKeys,
+  justBefore,
+} from './store.js';
 
 // Objects up to this size with a known length go in one PutObject (with Content-MD5 when known).
 const SINGLE_PUT_LIMIT = 64 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
 const PART_QUEUE = 4;
+
+// Up to this many keys, findExisting asks for each; above, it lists their key range.
+const FEW_KEYS = 4;
 
 const SILENT_LOGGER = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -66,12 +79,15 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
     const Key = this.fullKey(key);
-    // Servers that ignore If-None-Match (s3rver, older MinIO) would silently overwrite: look first.
-    // What was there also tells a partial object a lax server kept after a failed put from an older one.
-    const before = await this.head(key).catch((error: unknown) => {
-      if (options.ifNoneMatch) throw error;
-      return 'unknown' as const;
-    });
+    // Servers that ignore If-None-Match (s3rver, older MinIO) would silently overwrite: look first,
+    // unless the caller just did (findExisting). What was there also tells a partial object a lax
+    // server kept after a failed put from an older one.
+    const before = options.ifNoneMatch && options.checkedAbsent
+      ? undefined
+      : await this.head(key).catch((error: unknown) => {
+        if (options.ifNoneMatch) throw error;
+        return 'unknown' as const;
+      });
     if (options.ifNoneMatch && before) {
       throw new OperationError(`object already exists: ${this.url}/${key}`, 'objects here are never overwritten');
     }
@@ -80,21 +96,23 @@ export class S3Store implements ObjectStore {
     body.once('error', (error) => hashing.destroy(error));
     const Metadata = { ...options.metadata, ...(options.sha256 ? { [SHA256_METADATA]: options.sha256 } : {}) };
     const params = { Bucket: this.bucket, Key, ContentType: options.contentType ?? 'application/octet-stream', Metadata };
+    let etag: string | undefined;
     try {
       if (options.size !== undefined && options.size <= SINGLE_PUT_LIMIT) {
-        await this.client.send(new PutObjectCommand({
+        const out = await this.client.send(new PutObjectCommand({
           ...params,
           Body: source,
           ContentLength: options.size,
           ContentMD5: options.md5 ? Buffer.from(options.md5, 'hex').toString('base64') : undefined,
           IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
         }), { abortSignal: options.signal });
+        etag = unquote(out.ETag);
       } else {
         const upload = new Upload({ client: this.client, params: { ...params, Body: source }, partSize: PART_SIZE, queueSize: PART_QUEUE, leavePartsOnError: false });
         const abort = () => void upload.abort().catch(() => undefined);
         options.signal?.addEventListener('abort', abort, { once: true });
         try {
-          await upload.done();
+          etag = unquote((await upload.done()).ETag);
         } finally {
           options.signal?.removeEventListener('abort', abort);
         }
@@ -102,7 +120,8 @@ export class S3Store implements ObjectStore {
     } catch (error) {
       hashing.destroy();
       body.destroy();
-      await this.removeLeftover(key, before);
+      // A refused If-None-Match means another writer's object is there: never touch it.
+      if (!isPreconditionFailure(error)) await this.removeLeftover(key, before);
       throw this.explain(error, 'upload', key);
     }
     try {
@@ -113,8 +132,10 @@ export class S3Store implements ObjectStore {
       await this.removeLeftover(key, before);
       throw error;
     }
-    await this.checkStored(key, hashing, options);
-    return { key, size: hashing.bytes, sha256: hashing.sha256, ...(hashing.md5 ? { md5: hashing.md5 } : {}) };
+    // A single PUT answers with the MD5 of what the server stored: when it is the Content-MD5 the
+    // server checked, the stored bytes are proven and a HEAD would say nothing more.
+    if (!(options.md5 && etag === options.md5)) await this.checkStored(key, hashing, options);
+    return { key, size: hashing.bytes, sha256: hashing.sha256, ...(hashing.md5 ? { md5: hashing.md5 } : {}), ...(etag ? { etag } : {}) };
   }
 
   /** After a failed put: removes what it left under the key (not an untouched older object), best effort. */
@@ -151,7 +172,7 @@ export class S3Store implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
-      return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified, etag: out.ETag?.replace(/"/g, ''), metadata: out.Metadata ?? {} };
+      return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified, etag: unquote(out.ETag), metadata: out.Metadata ?? {} };
     } catch (error) {
       const status = (error as S3ServiceException).$metadata?.httpStatusCode;
       if (status === 404 || (error as Error).name === 'NotFound' || (error as Error).name === 'NoSuchKey') return undefined;
@@ -159,21 +180,55 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async *list(prefix = ''): AsyncIterable<ObjectInfo> {
+  async *list(prefix = '', startAfter?: string): AsyncIterable<ObjectInfo> {
     const base = this.prefix ? `${this.prefix}/` : '';
+    const StartAfter = startAfter === undefined ? undefined : base + startAfter;
     let ContinuationToken: string | undefined;
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken, MaxKeys: 1000 }));
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, StartAfter, ContinuationToken, MaxKeys: 1000 }));
       } catch (error) {
         throw this.explain(error, 'list', prefix);
       }
       for (const item of page.Contents ?? []) {
-        yield { key: item.Key!.slice(base.length), size: item.Size ?? 0, lastModified: item.LastModified, etag: item.ETag?.replace(/"/g, ''), metadata: {} };
+        yield { key: item.Key!.slice(base.length), size: item.Size ?? 0, lastModified: item.LastModified, etag: unquote(item.ETag), metadata: {} };
       }
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
+  }
+
+  /**
+   * A few keys: one HEAD each. More: a listing of their key range (from the first to the last in
+   * S3 order), which costs one request per 1000 objects in that range. A range crowded with other
+   * objects stops being listed after a budget; the keys past that point get a HEAD each.
+   */
+  async findExisting(keys: readonly string[]): Promise<Map<string, ObjectInfo>> {
+    const found = new Map<string, ObjectInfo>();
+    const sorted = [...new Set(keys)].sort(compareKeys);
+    let settled = 0;
+    if (sorted.length > FEW_KEYS) {
+      const last = sorted.at(-1)!;
+      const wanted = new Set(sorted);
+      let budget = Math.max(1000, sorted.length * 4);
+      let reached = '';
+      for await (const info of this.list(commonPrefix(sorted[0]!, last), justBefore(sorted[0]!))) {
+        if (compareKeys(info.key, last) > 0) {
+          reached = last;
+          break;
+        }
+        if (wanted.has(info.key)) found.set(info.key, info);
+        reached = info.key;
+        if (--budget === 0) break;
+      }
+      if (budget > 0) reached = last;
+      while (settled < sorted.length && compareKeys(sorted[settled]!, reached) <= 0) settled += 1;
+    }
+    for (const key of sorted.slice(settled)) {
+      const info = await this.head(key);
+      if (info) found.set(key, info);
+    }
+    return found;
   }
 
   async delete(key: string): Promise<void> {
@@ -222,4 +277,13 @@ export class S3Store implements ObjectStore {
     const reason = e.message && e.message !== 'UnknownError' ? e.message : `server answered HTTP ${e.$metadata?.httpStatusCode ?? '?'}`;
     return new OperationError(`cannot ${action} ${where}: ${reason}`, 'check the storage server and its logs', { cause: error });
   }
+}
+
+function unquote(etag: string | undefined): string | undefined {
+  return etag?.replace(/"/g, '');
+}
+
+function isPreconditionFailure(error: unknown): boolean {
+  const e = error as S3ServiceException;
+  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
 }

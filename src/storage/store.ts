@@ -10,7 +10,13 @@ export interface ObjectStore {
   get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
   /** undefined when the object does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
-  list(prefix?: string): AsyncIterable<ObjectInfo>;
+  /** In key order (UTF-8 bytes, as S3 lists), optionally only keys after `startAfter`. */
+  list(prefix?: string, startAfter?: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Which of these keys exist, with size and ETag (metadata may be empty). Many keys cost a few
+   * listings of their key range instead of one request each.
+   */
+  findExisting(keys: readonly string[]): Promise<Map<string, ObjectInfo>>;
   delete(key: string): Promise<void>;
   deleteMany(keys: string[]): Promise<void>;
 }
@@ -27,6 +33,11 @@ export interface PutOptions {
   /** Refuse to replace an existing object. */
   ifNoneMatch?: boolean;
   /**
+   * With ifNoneMatch: the caller has just found the key absent (findExisting), so the driver skips
+   * its own look-before. If-None-Match still guards servers that honour it.
+   */
+  checkedAbsent?: boolean;
+  /**
    * Awaited before the last byte is handed to the storage: a producer (pg_dump) whose exit
    * status is bad rejects here, which aborts the upload instead of completing a truncated object.
    */
@@ -41,6 +52,8 @@ export interface PutResult {
   sha256: string;
   /** Only when the caller gave an expected MD5 (and it matched). */
   md5?: string;
+  /** The server's ETag for what it stored, where it gives one: a later listing must show the same. */
+  etag?: string;
 }
 
 export interface ObjectInfo {
@@ -56,3 +69,22 @@ export class ObjectNotFoundError extends OperationError {}
 
 /** Metadata key under which the SHA-256 of the content is stored. */
 export const SHA256_METADATA = 'aj-sha256';
+
+/** S3's key order: UTF-8 bytes, which differs from JavaScript's UTF-16 order above U+FFFF. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** The longest common start of two keys, cut between code points. */
+export function commonPrefix(a: string, b: string): string {
+  const left = Array.from(a);
+  const right = Array.from(b);
+  let i = 0;
+  while (i < left.length && i < right.length && left[i] === right[i]) i += 1;
+  return left.slice(0, i).join('');
+}
+
+/** A key that sorts just before `key` (it drops the last code point): for a listing that must include `key`. */
+export function justBefore(key: string): string {
+  return Array.from(key).slice(0, -1).join('');
+}

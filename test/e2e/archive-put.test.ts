@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
@@ -25,6 +25,10 @@ async function objectBytes(key: string): Promise<Buffer> {
 
 async function objectExists(key: string): Promise<boolean> {
   return sdk.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })).then(() => true, () => false);
+}
+
+async function storedCount(prefix: string): Promise<number> {
+  return (await sdk.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).KeyCount ?? 0;
 }
 
 beforeAll(async () => {
@@ -117,16 +121,62 @@ describe('aj archive put', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ archived: 0, skipped: 200, failed: 0 });
   });
 
+  it('adopts its own upload left by a run killed before its commit, and never replaces an object it did not record', async () => {
+    const dir = join(work, 'adopt');
+    mkdirSync(dir);
+    for (let i = 1; i <= 10; i += 1) writeFileSync(join(dir, `AD-${i}.pdf`), pdf(`devis adopt ${i}`));
+    // A killed run stored AD-3 (its content, with aj's SHA-256 metadata) but never recorded it;
+    // something else put an object where AD-5's first version goes, and one beside the batch's keys.
+    const leftover = readFileSync(join(dir, 'AD-3.pdf'));
+    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-3/AD-3.pdf', Body: leftover, Metadata: { 'aj-sha256': sha256(leftover) } }));
+    const foreign = Buffer.from('%PDF-1.4 not the archive\'s');
+    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-5/AD-5.pdf', Body: foreign }));
+    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-4-old/scan.pdf', Body: foreign }));
+
+    const result = await aj(['archive', 'put', dir, '--type', 'devis', '--date', '2026-06-15', '--json'], { env });
+    expect(result.exitCode).toBe(1);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ archived: 9, failed: 1 });
+    const byDoc = new Map(report.files.map((f: { docId: string }) => [f.docId, f]));
+    expect(byDoc.get('AD-3')).toMatchObject({ status: 'archived', version: 1, key: 'devis/2026/06/AD-3/AD-3.pdf' });
+    expect(byDoc.get('AD-5')).toMatchObject({ status: 'failed' });
+    expect((byDoc.get('AD-5') as { detail: string }).detail).toMatch(/devis\/2026\/06\/AD-5\/AD-5.pdf holds an object that is not in the archive/);
+    expect(result.stderr).toMatch(/AD-5\.pdf: .*never overwritten/);
+    expect(await objectBytes('devis/2026/06/AD-5/AD-5.pdf')).toEqual(foreign);
+    expect(await objectBytes('devis/2026/06/AD-4-old/scan.pdf')).toEqual(foreign);
+    const rows = await db.query(`SELECT doc_id FROM archived_documents WHERE doc_type = 'devis' AND doc_id LIKE 'AD-%' ORDER BY doc_id`);
+    expect(rows.map((r) => r.doc_id)).not.toContain('AD-5');
+    expect(rows).toHaveLength(9);
+    for (let i = 1; i <= 10; i += 1) {
+      if (i !== 5) expect(await objectBytes(`devis/2026/06/AD-${i}/AD-${i}.pdf`)).toEqual(readFileSync(join(dir, `AD-${i}.pdf`)));
+    }
+  });
+
+  it('two runs of the same directory at once archive each document exactly once', async () => {
+    const dir = join(work, 'twice');
+    mkdirSync(dir);
+    for (let i = 1; i <= 60; i += 1) writeFileSync(join(dir, `TW-${i}.pdf`), pdf(`facture twice ${i}`));
+    const args = ['archive', 'put', dir, '--type', 'facture', '--date', '2026-07-01', '--json'];
+    const [a, b] = await Promise.all([aj(args, { env }), aj(args, { env })]);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(b.exitCode, b.stderr).toBe(0);
+    const [ra, rb] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
+    expect(ra.archived + rb.archived).toBe(60);
+    expect(ra.skipped + rb.skipped).toBe(60);
+    const rows = await db.query(`SELECT doc_id, version FROM archived_documents WHERE doc_id LIKE 'TW-%'`);
+    expect(rows).toHaveLength(60);
+    expect(rows.every((r) => r.version === 1)).toBe(true);
+    expect(await storedCount('facture/2026/07/')).toBe(60);
+  });
+
   it('when storage goes down mid-batch, names the failed files and leaves no row without its object', async () => {
     const proxy = await new FaultProxy(s3.port).start();
     const dir = join(work, 'factures-batch');
     mkdirSync(dir);
     for (let i = 1; i <= 40; i += 1) writeFileSync(join(dir, `FB-${i}.pdf`), pdf(`batch ${i}`.repeat(200)));
     const run = aj(['archive', 'put', dir, '--type', 'facture', '--concurrency', '2', '--date', '2026-05-10'], { env: envFor(proxy.endpoint) });
-    // Storage dies once a few files are archived.
-    while ((await db.query(`SELECT count(*)::int AS n FROM archived_documents WHERE doc_id LIKE 'FB-%'`))[0]!.n < 3) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Storage dies once a few files are stored.
+    while (await storedCount('facture/2026/05/FB-') < 3) await new Promise((r) => setTimeout(r, 5));
     await proxy.stop();
     const result = await run;
     expect(result.exitCode, result.stderr).toBe(1);

@@ -95,7 +95,7 @@ describe.each(drivers)('%s honours the ObjectStore contract', (_name, open) => {
   it('puts a stream of known size and reads it back, with its SHA-256 in the metadata', async () => {
     const body = Buffer.from('devis D-2026-014, chantier Dupont\n');
     const put = await store.put('devis/D-2026-014.txt', Readable.from([body]), { size: body.length, sha256: sha256(body), md5: md5(body), contentType: 'text/plain' });
-    expect(put).toEqual({ key: 'devis/D-2026-014.txt', size: body.length, sha256: sha256(body), md5: md5(body) });
+    expect(put).toMatchObject({ key: 'devis/D-2026-014.txt', size: body.length, sha256: sha256(body), md5: md5(body) });
     const head = await store.head('devis/D-2026-014.txt');
     expect(head).toMatchObject({ key: 'devis/D-2026-014.txt', size: body.length });
     expect(head!.metadata[SHA256_METADATA]).toBe(sha256(body));
@@ -152,6 +152,27 @@ describe.each(drivers)('%s honours the ObjectStore contract', (_name, open) => {
     const left: string[] = [];
     for await (const item of store.list('many')) left.push(item.key);
     expect(left).toEqual(['manyother/x']);
+  });
+
+  it('finds which keys exist, with their sizes, among neighbours and across pages', async () => {
+    const keys = Array.from({ length: driver.pageSpan }, (_, i) => `range/F-${String(i).padStart(4, '0')}/f.pdf`);
+    await driver.seed([...keys, 'range/F-0000-other/x', 'range/E-9999/f.pdf', 'rangeother/F-0001/f.pdf']);
+    const asked = [...keys.filter((_, i) => i % 3 === 0), 'range/F-0000/missing.pdf', `range/F-9999/f.pdf`, 'range/F-00/f.pdf'];
+    const found = await store.findExisting(asked);
+    expect([...found.keys()].sort()).toEqual(keys.filter((_, i) => i % 3 === 0));
+    expect(found.get(keys[0]!)).toMatchObject({ key: keys[0], size: keys[0]!.length });
+    expect([...(await store.findExisting(['range/F-0003/f.pdf', 'range/nothing'])).keys()]).toEqual(['range/F-0003/f.pdf']);
+    expect((await store.findExisting([])).size).toBe(0);
+    // Few wanted keys across a crowded range: past its listing budget, the rest are asked one by one.
+    const far = [keys[0]!, keys[1]!, keys[2]!, keys[3]!, keys.at(-1)!, 'range/F-9999/f.pdf'];
+    expect([...(await store.findExisting(far)).keys()].sort()).toEqual(far.slice(0, 5).sort());
+  });
+
+  it('lists after a key, in S3 key order', async () => {
+    await driver.seed(['after/a', 'after/b', 'after/b0', 'after/c']);
+    const listed: string[] = [];
+    for await (const item of store.list('after/', 'after/b')) listed.push(item.key);
+    expect(listed).toEqual(['after/b0', 'after/c']);
   });
 
   it('deletes, and deleting a missing object is not an error', async () => {
