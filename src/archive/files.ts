@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { sha256Of } from '../storage/hashing.js';
 
@@ -51,7 +53,30 @@ async function walk(dir: string, out: string[]): Promise<void> {
   }
 }
 
-/** Size, MD5 and SHA-256 of a file, read once before upload: Content-MD5 must precede the body. */
-export function hashFile(path: string): Promise<{ sha256: string; md5: string; size: number }> {
-  return sha256Of(createReadStream(path, { highWaterMark: 1 << 20 }));
+// Files up to this size are read once and uploaded from memory (a batch holds at most a few
+// hundred: tens of MB); larger ones are read twice, to hash and then to upload.
+const IN_MEMORY_LIMIT = 256 * 1024;
+
+export interface FileForUpload {
+  size: number;
+  md5: string;
+  sha256: string;
+  /** The content again, for the upload. */
+  body: () => Readable;
+}
+
+/** Size, MD5 and SHA-256 of a file, known before the upload: Content-MD5 must precede the body. */
+export async function readForUpload(path: string): Promise<FileForUpload> {
+  const handle = await open(path, 'r');
+  try {
+    if ((await handle.stat()).size <= IN_MEMORY_LIMIT) {
+      const data = await handle.readFile();
+      const digest = (algorithm: string) => createHash(algorithm).update(data).digest('hex');
+      return { size: data.length, md5: digest('md5'), sha256: digest('sha256'), body: () => Readable.from([data], { objectMode: false }) };
+    }
+  } finally {
+    await handle.close();
+  }
+  const stream = () => createReadStream(path, { highWaterMark: 1 << 20 });
+  return { ...(await sha256Of(stream())), body: stream };
 }

@@ -23,3 +23,30 @@ export async function forEachLimit<T>(
 export function workerCount(requested: number, items: number): number {
   return Math.max(1, Math.min(requested, items));
 }
+
+/**
+ * At most `slots` calls of `work` at once, across every caller sharing it. A freed slot goes to the
+ * waiting call with the lowest priority number (then the oldest), so an earlier batch finishes
+ * before a later one takes over, instead of both finishing late together.
+ */
+export function limiter(slots: number): <T>(priority: number, work: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<{ priority: number; start: () => void }> = [];
+  return async (priority, work) => {
+    if (active >= slots) {
+      await new Promise<void>((start) => {
+        const at = waiting.findIndex((w) => w.priority > priority);
+        waiting.splice(at === -1 ? waiting.length : at, 0, { priority, start });
+      });
+    } else {
+      active += 1;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = waiting.shift();
+      if (next) next.start();
+      else active -= 1;
+    }
+  };
+}

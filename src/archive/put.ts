@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import type pg from 'pg';
 import type { Context } from '../context.js';
@@ -6,9 +5,9 @@ import { connectClient } from '../db/pool.js';
 import { OperationError, UsageError, describeError } from '../errors.js';
 import { type ObjectStore, SHA256_METADATA, compareKeys } from '../storage/store.js';
 import { insertDocuments, lockDocuments, versionsOfEach } from './catalog.js';
-import { collectFiles, hashFile, isPdf } from './files.js';
+import { type FileForUpload, collectFiles, isPdf, readForUpload } from './files.js';
 import { businessDate, checkDate, checkDocType, docIdFromPath, docIdProblem, objectKey, parseDocIdRule, safeFilename } from './layout.js';
-import { forEachLimit, workerCount } from './parallel.js';
+import { forEachLimit, limiter, workerCount } from './parallel.js';
 
 export interface ArchivePutOptions {
   paths: string[];
@@ -52,28 +51,34 @@ interface PlannedFile {
 // range before and after the uploads, one INSERT. Each document holds an advisory lock until the
 // commit, and PostgreSQL's shared lock table (64 per connection by default) must hold them.
 const BATCH_SIZE = 250;
+// Two batches in flight: one uploads while the other rechecks and commits, so the uploads never
+// wait for the catalog. Uploads of both share the --concurrency limit.
+const BATCHES_IN_FLIGHT = 2;
 
 /** Archives files as new documents or new versions; never overwrites an object. */
 export async function runArchivePut(opts: ArchivePutOptions, ctx: Context): Promise<ArchivePutReport> {
   const type = checkDocType(opts.type);
   const date = opts.date ? checkDate(opts.date) : businessDate(ctx.clock(), ctx.config().timezone);
   const { planned, ignored } = await plan(opts);
+  const [db, store] = await Promise.all([ctx.db(), ctx.store('archive')]);
 
-  const db = await ctx.db();
-  const store = await ctx.store('archive');
   const results: PutFileResult[] = planned.map((p) => ({ path: p.path, status: 'failed', docId: p.docId, detail: 'not attempted (interrupted)' }));
   const progress = ctx.io.progress('archiving');
   let done = 0;
   // In key order, so that each batch's objects form one contiguous key range, listed in a few requests.
   const ordered = planned.map((p, index) => ({ ...p, index })).sort((a, b) => compareKeys(`${a.docId}/`, `${b.docId}/`));
-  const client = await connectClient(db.target, 'aj archive put');
+  const batches: IndexedFile[][] = [];
+  for (let i = 0; i < ordered.length; i += BATCH_SIZE) batches.push(ordered.slice(i, i + BATCH_SIZE));
+  const clients: pg.Client[] = [];
   try {
-    const target: BatchTarget = {
+    for (let i = 0; i < Math.min(BATCHES_IN_FLIGHT, batches.length); i += 1) clients.push(await connectClient(db.target, 'aj archive put'));
+    const concurrency = workerCount(opts.concurrency, planned.length);
+    const target: Omit<BatchTarget, 'client' | 'batchNumber'> = {
       type,
       date,
       store,
-      client,
-      concurrency: workerCount(opts.concurrency, planned.length),
+      concurrency,
+      uploadSlot: limiter(concurrency),
       signal: ctx.signal,
       report: (index, result) => {
         results[index] = result;
@@ -81,10 +86,10 @@ export async function runArchivePut(opts: ArchivePutOptions, ctx: Context): Prom
         progress.update(`${done}/${planned.length}`);
       },
     };
-    for (let i = 0; i < ordered.length && !ctx.signal.aborted; i += BATCH_SIZE) await archiveBatch(ordered.slice(i, i + BATCH_SIZE), target);
+    await forEachLimit(batches.map((files, number) => ({ files, number })), clients.length, (batch, worker) => archiveBatch(batch.files, { ...target, client: clients[worker]!, batchNumber: batch.number }), ctx.signal);
   } finally {
     progress.done();
-    await client.end().catch(() => undefined);
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
   const count = (status: PutFileResult['status']) => results.filter((r) => r.status === status).length;
   return { storage: store.url, archived: count('archived'), skipped: count('skipped'), failed: count('failed'), ignored, files: results };
@@ -100,8 +105,10 @@ async function plan(opts: ArchivePutOptions): Promise<{ planned: PlannedFile[]; 
   const planned: PlannedFile[] = [];
   const refused: string[] = [];
   let ignored = 0;
-  for (const file of files) {
-    const pdf = await isPdf(file.path);
+  const signatures = new Array<boolean>(files.length);
+  await forEachLimit(files.map((file, i) => ({ file, i })), 16, async ({ file, i }) => void (signatures[i] = await isPdf(file.path)));
+  for (const [i, file] of files.entries()) {
+    const pdf = signatures[i]!;
     if (!pdf && !opts.anyType) {
       if (file.explicit) refused.push(`${file.path} is not a PDF (no %PDF- signature)`);
       else ignored += 1;
@@ -130,11 +137,7 @@ interface IndexedFile extends PlannedFile {
   index: number;
 }
 
-interface HashedFile extends IndexedFile {
-  size: number;
-  md5: string;
-  sha256: string;
-}
+type HashedFile = IndexedFile & FileForUpload;
 
 interface Upload extends HashedFile {
   version: number;
@@ -149,7 +152,11 @@ interface BatchTarget {
   date: string;
   store: ObjectStore;
   client: pg.Client;
+  /** Earlier batches upload first. */
+  batchNumber: number;
   concurrency: number;
+  /** Shared by the batches in flight: at most --concurrency uploads at once. */
+  uploadSlot: <T>(priority: number, work: () => Promise<T>) => Promise<T>;
   signal: AbortSignal;
   report: (index: number, result: PutFileResult) => void;
 }
@@ -170,11 +177,11 @@ async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<
   };
   const fail = (file: IndexedFile, detail: string) => report(file.index, { path: file.path, status: 'failed', docId: file.docId, detail });
 
-  // Hashing reads every file once before upload (Content-MD5 must precede the body), outside the transaction.
+  // Hashed outside the transaction.
   const hashed: HashedFile[] = [];
   await forEachLimit(batch, concurrency, async (file) => {
     try {
-      hashed.push({ ...file, ...(await hashFile(file.path)) });
+      hashed.push({ ...file, ...(await readForUpload(file.path)) });
     } catch (error) {
       fail(file, describeError(error));
     }
@@ -203,7 +210,7 @@ async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<
     const stored: Upload[] = [];
     await forEachLimit(uploads, concurrency, async (upload) => {
       try {
-        upload.etag = occupied.has(upload.key) ? await adoptOrRefuse(store, upload) : await putObject(upload, target);
+        upload.etag = await target.uploadSlot(target.batchNumber, () => (occupied.has(upload.key) ? settleOccupied(upload, target) : putObject(upload, target)));
         stored.push(upload);
       } catch (error) {
         fail(upload, describeError(error));
@@ -244,9 +251,9 @@ async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<
 }
 
 /** Uploads create-only; returns the server's ETag. */
-async function putObject(upload: Upload, target: BatchTarget): Promise<string | undefined> {
+async function putObject(upload: Upload, target: BatchTarget, settleConflict = true): Promise<string | undefined> {
   const { type, store } = target;
-  const result = await store.put(upload.key, createReadStream(upload.path, { highWaterMark: 1 << 20 }), {
+  const result = await store.put(upload.key, upload.body(), {
     size: upload.size,
     sha256: upload.sha256,
     md5: upload.md5,
@@ -256,20 +263,32 @@ async function putObject(upload: Upload, target: BatchTarget): Promise<string | 
     metadata: { 'aj-doc-type': type, 'aj-doc-id': upload.docId, 'aj-version': String(upload.version) },
     signal: target.signal,
   }).catch(async (error: unknown) => {
-    // Someone stored an object there since the listing: adopt it if it is this content, else refuse.
-    if (!(await store.head(upload.key).catch(() => undefined))) throw error;
-    return { etag: await adoptOrRefuse(store, upload, error) };
+    // Refused because an object appeared there since the listing: settle it like a listed one.
+    if (!settleConflict || !(await store.head(upload.key).catch(() => undefined))) throw error;
+    return { etag: await settleOccupied(upload, target, error) };
   });
   return result.etag;
 }
 
 /**
- * An object already at the key is this file's upload from a run that died before its commit
- * (adopted) or something the archive never recorded (refused, never replaced).
+ * What to do with an object already at the key, found by the listing or by a refused put:
+ * - this file's upload from a run that died before its commit: adopted (its ETag is returned);
+ * - a damaged upload of this very file (aj's SHA-256 metadata, wrong size or MD5), or an empty
+ *   object (what s3rver keeps when the connection drops before the body): nothing to lose there,
+ *   so it is removed and the file uploaded again;
+ * - anything else is not in the archive and is refused, never replaced.
  */
-async function adoptOrRefuse(store: ObjectStore, upload: Upload, cause?: unknown): Promise<string | undefined> {
+async function settleOccupied(upload: Upload, target: BatchTarget, cause?: unknown): Promise<string | undefined> {
+  const { store } = target;
   const existing = await store.head(upload.key);
-  if (existing && existing.size === upload.size && existing.metadata[SHA256_METADATA] === upload.sha256) return existing.etag;
+  if (!existing) return putObject(upload, target, false);
+  const ours = existing.metadata[SHA256_METADATA] === upload.sha256;
+  const md5Differs = existing.etag !== undefined && /^[0-9a-f]{32}$/.test(existing.etag) && existing.etag !== upload.md5;
+  if (ours && existing.size === upload.size && !md5Differs) return existing.etag;
+  if (ours || existing.size === 0) {
+    await store.delete(upload.key);
+    return putObject(upload, target, false);
+  }
   const why = cause ? ` (${describeError(cause)})` : '';
   throw new OperationError(`${store.url}/${upload.key} holds an object that is not in the archive${why}`, 'it is never overwritten; inspect it with `aj archive verify --orphans`');
 }

@@ -121,14 +121,19 @@ describe('aj archive put', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ archived: 0, skipped: 200, failed: 0 });
   });
 
-  it('adopts its own upload left by a run killed before its commit, and never replaces an object it did not record', async () => {
+  it('adopts its own upload left by a run killed before its commit, redoes a cut one, never replaces an object it did not record', async () => {
     const dir = join(work, 'adopt');
     mkdirSync(dir);
     for (let i = 1; i <= 10; i += 1) writeFileSync(join(dir, `AD-${i}.pdf`), pdf(`devis adopt ${i}`));
-    // A killed run stored AD-3 (its content, with aj's SHA-256 metadata) but never recorded it;
+    // A killed run stored AD-3 whole (with aj's SHA-256 metadata) but never recorded it;
     // something else put an object where AD-5's first version goes, and one beside the batch's keys.
     const leftover = readFileSync(join(dir, 'AD-3.pdf'));
     await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-3/AD-3.pdf', Body: leftover, Metadata: { 'aj-sha256': sha256(leftover) } }));
+    // A server that kept the part it received when the connection dropped: AD-7 cut short.
+    const cut = readFileSync(join(dir, 'AD-7.pdf'));
+    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-7/AD-7.pdf', Body: cut.subarray(0, 20), Metadata: { 'aj-sha256': sha256(cut) } }));
+    // Or kept an empty object, without metadata, when it dropped before the body (AD-8).
+    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-8/AD-8.pdf', Body: Buffer.alloc(0) }));
     const foreign = Buffer.from('%PDF-1.4 not the archive\'s');
     await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-5/AD-5.pdf', Body: foreign }));
     await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-4-old/scan.pdf', Body: foreign }));
