@@ -1,20 +1,20 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { sha256Of } from '../storage/hashing.js';
 
 const PDF_SIGNATURE = Buffer.from('%PDF-');
 
-/** The file starts with `%PDF-`: the content decides, not the extension. */
-export async function isPdf(path: string): Promise<boolean> {
+/** Whether the file starts with `%PDF-` (the content decides, not the extension), and its size. */
+export async function inspectFile(path: string): Promise<{ pdf: boolean; size: number }> {
   const handle = await open(path, 'r');
   try {
     const head = Buffer.alloc(PDF_SIGNATURE.length);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return bytesRead === head.length && head.equals(PDF_SIGNATURE);
+    const [{ bytesRead }, { size }] = await Promise.all([handle.read(head, 0, head.length, 0), handle.stat()]);
+    return { pdf: bytesRead === head.length && head.equals(PDF_SIGNATURE), size };
   } finally {
     await handle.close();
   }
@@ -61,21 +61,19 @@ export interface FileForUpload {
   size: number;
   md5: string;
   sha256: string;
-  /** The content again, for the upload. */
-  body: () => Readable;
+  /** The content again, for the upload: in memory when small. */
+  body: () => Readable | Buffer;
 }
 
 /** Size, MD5 and SHA-256 of a file, known before the upload: Content-MD5 must precede the body. */
-export async function readForUpload(path: string): Promise<FileForUpload> {
-  const handle = await open(path, 'r');
-  try {
-    if ((await handle.stat()).size <= IN_MEMORY_LIMIT) {
-      const data = await handle.readFile();
+export async function readForUpload(path: string, sizeWhenPlanned: number): Promise<FileForUpload> {
+  if (sizeWhenPlanned <= IN_MEMORY_LIMIT) {
+    const data = await readFile(path);
+    // Grown since it was planned: read it as a large file.
+    if (data.length <= IN_MEMORY_LIMIT) {
       const digest = (algorithm: string) => createHash(algorithm).update(data).digest('hex');
-      return { size: data.length, md5: digest('md5'), sha256: digest('sha256'), body: () => Readable.from([data], { objectMode: false }) };
+      return { size: data.length, md5: digest('md5'), sha256: digest('sha256'), body: () => data };
     }
-  } finally {
-    await handle.close();
   }
   const stream = () => createReadStream(path, { highWaterMark: 1 << 20 });
   return { ...(await sha256Of(stream())), body: stream };

@@ -5,7 +5,7 @@ import { connectClient } from '../db/pool.js';
 import { OperationError, UsageError, describeError } from '../errors.js';
 import { type ObjectStore, SHA256_METADATA, compareKeys } from '../storage/store.js';
 import { insertDocuments, lockDocuments, versionsOfEach } from './catalog.js';
-import { type FileForUpload, collectFiles, isPdf, readForUpload } from './files.js';
+import { type FileForUpload, collectFiles, inspectFile, readForUpload } from './files.js';
 import { businessDate, checkDate, checkDocType, docIdFromPath, docIdProblem, objectKey, parseDocIdRule, safeFilename } from './layout.js';
 import { forEachLimit, limiter, workerCount } from './parallel.js';
 
@@ -44,6 +44,8 @@ export interface ArchivePutReport {
 interface PlannedFile {
   path: string;
   docId: string;
+  /** When planned; the file is hashed again before upload. */
+  size: number;
   contentType: string;
 }
 
@@ -105,10 +107,10 @@ async function plan(opts: ArchivePutOptions): Promise<{ planned: PlannedFile[]; 
   const planned: PlannedFile[] = [];
   const refused: string[] = [];
   let ignored = 0;
-  const signatures = new Array<boolean>(files.length);
-  await forEachLimit(files.map((file, i) => ({ file, i })), 16, async ({ file, i }) => void (signatures[i] = await isPdf(file.path)));
+  const inspected = new Array<{ pdf: boolean; size: number }>(files.length);
+  await forEachLimit(files.map((file, i) => ({ file, i })), 16, async ({ file, i }) => void (inspected[i] = await inspectFile(file.path)));
   for (const [i, file] of files.entries()) {
-    const pdf = signatures[i]!;
+    const { pdf, size } = inspected[i]!;
     if (!pdf && !opts.anyType) {
       if (file.explicit) refused.push(`${file.path} is not a PDF (no %PDF- signature)`);
       else ignored += 1;
@@ -117,7 +119,7 @@ async function plan(opts: ArchivePutOptions): Promise<{ planned: PlannedFile[]; 
     const docId = opts.docId ?? docIdFromPath(file.path, rule);
     const problem = docId === undefined ? 'the --doc-id-from rule does not match its name' : docIdProblem(docId);
     if (problem) refused.push(`${file.path}: document id ${JSON.stringify(docId ?? '')} ${problem}`);
-    else planned.push({ path: file.path, docId: docId!, contentType: pdf ? 'application/pdf' : 'application/octet-stream' });
+    else planned.push({ path: file.path, docId: docId!, size, contentType: pdf ? 'application/pdf' : 'application/octet-stream' });
   }
   const seen = new Map<string, string>();
   for (const file of planned) {
@@ -181,7 +183,7 @@ async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<
   const hashed: HashedFile[] = [];
   await forEachLimit(batch, concurrency, async (file) => {
     try {
-      hashed.push({ ...file, ...(await readForUpload(file.path)) });
+      hashed.push({ ...file, ...(await readForUpload(file.path, file.size)) });
     } catch (error) {
       fail(file, describeError(error));
     }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError, VerificationError } from '../errors.js';
 import { HashingStream, checkExpected } from './hashing.js';
@@ -29,7 +29,8 @@ export class FsStore implements ObjectStore {
     return join(this.root, ...key.split('/'));
   }
 
-  async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+  async put(key: string, content: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {
+    const body = Buffer.isBuffer(content) ? Readable.from([content], { objectMode: false }) : content;
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${dirname(path)}/${TMP_MARKER}${randomBytes(6).toString('hex')}`;

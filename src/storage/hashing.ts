@@ -54,8 +54,15 @@ export async function sha256Of(stream: AsyncIterable<Buffer>): Promise<{ sha256:
   return { sha256: sha.digest('hex'), md5: md5.digest('hex'), size };
 }
 
+/** What was sent: byte count and digests. */
+export interface Digest {
+  bytes: number;
+  sha256: string;
+  md5?: string;
+}
+
 /** The streamed bytes must match what the caller said it was sending. */
-export function checkExpected(key: string, hashing: HashingStream, options: PutOptions): void {
+export function checkExpected(key: string, hashing: Digest, options: PutOptions): void {
   if (options.size !== undefined && options.size !== hashing.bytes) {
     throw new VerificationError(`${key}: expected ${options.size} bytes, read ${hashing.bytes}`, 'the source changed while it was stored');
   }

@@ -6,7 +6,8 @@ export interface ObjectStore {
   /** s3://bucket/prefix or file:///path, for messages and history rows. */
   readonly url: string;
   readonly kind: 's3' | 'file';
-  put(key: string, body: Readable, options?: PutOptions): Promise<PutResult>;
+  /** A Buffer is content already in memory (small files); a stream may be of unknown length. */
+  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
   get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
   /** undefined when the object does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;

@@ -102,6 +102,18 @@ describe.each(drivers)('%s honours the ObjectStore contract', (_name, open) => {
     expect(await text(await store.get('devis/D-2026-014.txt'))).toBe(body.toString());
   });
 
+  it('puts content held in memory, and refuses it before sending when it is not what was announced', async () => {
+    const body = Buffer.from('%PDF-1.4 facture F-2026-100\n');
+    const put = await store.put('mem/F-2026-100.pdf', body, { size: body.length, sha256: sha256(body), md5: md5(body), ifNoneMatch: true });
+    expect(put).toMatchObject({ size: body.length, sha256: sha256(body), md5: md5(body) });
+    expect((await store.head('mem/F-2026-100.pdf'))!.metadata[SHA256_METADATA]).toBe(sha256(body));
+    expect(await text(await store.get('mem/F-2026-100.pdf'))).toBe(body.toString());
+    const wrong = await store.put('mem/F-2026-101.pdf', body, { size: body.length, md5: md5(Buffer.from('other')) }).catch((e: unknown) => e);
+    expect(wrong).toBeInstanceOf(VerificationError);
+    expect(await store.head('mem/F-2026-101.pdf')).toBeUndefined();
+    await expect(store.put('mem/F-2026-100.pdf', Buffer.from('%PDF-1.4 other'), { ifNoneMatch: true })).rejects.toThrow(/already exists/);
+  });
+
   it('keeps caller metadata', async () => {
     await store.put('meta/one', Readable.from([Buffer.from('x')]), { size: 1, metadata: { 'aj-kind': 'facture' } });
     expect((await store.head('meta/one'))!.metadata['aj-kind']).toBe('facture');
