@@ -174,6 +174,23 @@ describe('aj archive put', () => {
     expect(await storedCount('facture/2026/07/')).toBe(60);
   });
 
+  it('after a SIGKILL mid-run, the same command archives every document once, adopting what was stored', async () => {
+    const dir = join(work, 'killed');
+    mkdirSync(dir);
+    for (let i = 1; i <= 600; i += 1) writeFileSync(join(dir, `KL-${i}.pdf`), pdf(`facture killed ${i}`));
+    const args = ['archive', 'put', dir, '--type', 'facture', '--date', '2026-08-20'];
+    const victim = aj(args, { env });
+    while (await storedCount('facture/2026/08/KL-') < 300) await new Promise((r) => setTimeout(r, 10));
+    victim.kill('SIGKILL');
+    await victim;
+    const again = await aj([...args, '--json'], { env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ failed: 0 });
+    const rows = await db.query(`SELECT count(*)::int AS n, count(DISTINCT doc_id)::int AS docs, max(version) AS v FROM archived_documents WHERE doc_id LIKE 'KL-%'`);
+    expect(rows[0]).toMatchObject({ n: 600, docs: 600, v: 1 });
+    expect(await storedCount('facture/2026/08/KL-')).toBe(600);
+  });
+
   it('when storage goes down mid-batch, names the failed files and leaves no row without its object', async () => {
     const proxy = await new FaultProxy(s3.port).start();
     const dir = join(work, 'factures-batch');
