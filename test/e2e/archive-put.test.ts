@@ -174,6 +174,19 @@ describe('aj archive put', () => {
     expect(await storedCount('facture/2026/07/')).toBe(60);
   });
 
+  it('streams a PDF too large to hold in memory, and gets it back byte for byte', async () => {
+    const file = join(work, 'plan-chantier.pdf');
+    const big = Buffer.concat([pdf('plan du chantier'), Buffer.alloc(3 * 1024 * 1024, 7)]);
+    writeFileSync(file, big);
+    const put = await aj(['archive', 'put', file, '--type', 'plan', '--doc-id', 'CH-2026-031', '--json'], { env });
+    expect(put.exitCode, put.stderr).toBe(0);
+    expect(JSON.parse(put.stdout).files[0]).toMatchObject({ status: 'archived', size: big.length, sha256: sha256(big) });
+    const out = join(work, 'plan-copy.pdf');
+    const get = await aj(['archive', 'get', 'plan', 'CH-2026-031', '-o', out], { env });
+    expect(get.exitCode, get.stderr).toBe(0);
+    expect(readFileSync(out).equals(big)).toBe(true);
+  });
+
   it('after a SIGKILL mid-run, the same command archives every document once, adopting what was stored', async () => {
     const dir = join(work, 'killed');
     mkdirSync(dir);
