@@ -156,8 +156,8 @@ export class S3Store implements ObjectStore {
   }
 
   /**
-   * Content already in memory goes as it is: no stream machinery, which on thousands of small PDFs
-   * costs more CPU than the request itself. Checked against what the caller expects before sending.
+   * Content already in memory goes as it is, without a stream and a hashing pipe per small file,
+   * and is checked against what the caller announced before anything is sent.
    */
   private async putBuffer(key: string, content: Buffer, params: ObjectParams, before: Before, options: PutOptions): Promise<PutResult> {
     const digest = (algorithm: string) => createHash(algorithm).update(content).digest('hex');
