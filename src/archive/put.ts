@@ -222,15 +222,16 @@ async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<
     // Each stored object was proven at its put (ETag = Content-MD5, or a HEAD). Storage that went
     // away since cannot be rechecked: those proofs stand, and the rows are recorded.
     const now = await store.findExisting(stored.map((u) => u.key)).catch(() => undefined);
-    const confirmed = stored.filter((upload) => {
-      if (!now) return true;
-      const info = now.get(upload.key);
-      const intact = info !== undefined && info.size === upload.size && (!upload.etag || !info.etag || info.etag === upload.etag);
-      if (!intact) {
-        fail(upload, `${store.url}/${upload.key} ${info ? 'was replaced by another writer' : 'vanished'} right after its upload; not recorded`);
-      }
-      return intact;
-    });
+    const confirmed: Upload[] = [];
+    for (const upload of stored) {
+      const listed = now?.get(upload.key);
+      const same = !now || (listed !== undefined && listed.size === upload.size && (!upload.etag || !listed.etag || listed.etag === upload.etag));
+      // A listing may show another ETag than the PUT answered (some servers with encryption): the
+      // object's own SHA-256 metadata decides.
+      const info = same ? listed : await store.head(upload.key).catch(() => undefined);
+      if (same || (info && info.size === upload.size && info.metadata[SHA256_METADATA] === upload.sha256)) confirmed.push(upload);
+      else fail(upload, `${store.url}/${upload.key} ${info ? 'was replaced by another writer' : 'vanished'} right after its upload; not recorded`);
+    }
     await insertDocuments(client, confirmed.map((u) => ({
       docType: type,
       docId: u.docId,
