@@ -19,8 +19,8 @@ interface CsvFlags {
 }
 
 const HELP = `
-Files from Excel (CSV, séparateur point-virgule) and other software: encoding (UTF-8, UTF-8 with
-BOM, Windows-1252) and delimiter (; , tab |) are detected; headers are matched in French or
+Files from Excel (CSV, séparateur point-virgule, or Texte Unicode) and other software: encoding
+(UTF-8, UTF-8 with BOM, Windows-1252, UTF-16 with BOM) and delimiter (; , tab |) are detected; headers are matched in French or
 English, ignoring case, accents and spaces. Clients match existing ones by reference, else by
 email; chantiers name their client by reference or email in a "Client" column.
 
@@ -48,7 +48,7 @@ export function register(program: Command, ctx: Context): void {
     .description('import clients or chantiers from a CSV file (or - for standard input), all or nothing')
     .argument('<file>', 'CSV file, or - for standard input')
     .addOption(new Option('--entity <entity>', 'what the file contains').choices(['clients', 'chantiers']).makeOptionMandatory())
-    .option('--encoding <name>', 'utf-8, windows-1252 or latin1 (default: detected)')
+    .option('--encoding <name>', 'utf-8, windows-1252, latin1 or utf-16 (default: detected)')
     .option('--delimiter <char>', '; , tab or | (default: detected from the header)')
     .option('--map <column=field>', 'map a column to a field, or to - to ignore it (repeatable)', (v: string, all: string[] | undefined) => [...(all ?? []), v])
     .option('--mapping <file>', 'column mappings: one Colonne=field per line, or a JSON object')

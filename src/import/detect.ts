@@ -1,6 +1,6 @@
 import { UsageError, VerificationError } from '../errors.js';
 
-export type Encoding = 'utf-8' | 'windows-1252' | 'latin1';
+export type Encoding = 'utf-8' | 'windows-1252' | 'latin1' | 'utf-16le' | 'utf-16be';
 
 export interface Detected {
   encoding: Encoding;
@@ -11,11 +11,13 @@ export interface Detected {
 const ENCODING_NAMES: Record<string, Encoding> = {
   utf8: 'utf-8', 'utf-8': 'utf-8', 'windows-1252': 'windows-1252', cp1252: 'windows-1252', win1252: 'windows-1252', ansi: 'windows-1252',
   latin1: 'latin1', 'latin-1': 'latin1', 'iso-8859-1': 'latin1', iso88591: 'latin1',
+  // Excel's "Texte Unicode" is UTF-16 little-endian, as everything Windows calls "Unicode".
+  'utf-16': 'utf-16le', utf16: 'utf-16le', unicode: 'utf-16le', 'utf-16le': 'utf-16le', utf16le: 'utf-16le', 'utf-16be': 'utf-16be', utf16be: 'utf-16be',
 };
 
 export function parseEncoding(name: string): Encoding {
   const encoding = ENCODING_NAMES[name.trim().toLowerCase()];
-  if (!encoding) throw new UsageError(`unknown encoding "${name}"`, 'use utf-8, windows-1252 or latin1');
+  if (!encoding) throw new UsageError(`unknown encoding "${name}"`, 'use utf-8, windows-1252, latin1 or utf-16');
   return encoding;
 }
 
@@ -33,14 +35,18 @@ export function parseDelimiter(value: string): string {
  */
 export function detect(sample: Buffer, overrides: { encoding?: Encoding; delimiter?: string } = {}): Detected {
   if (sample.length === 0) throw new VerificationError('the file is empty', 'export it again with a header row');
-  const bom = sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
-  if ((sample[0] === 0xff && sample[1] === 0xfe) || (sample[0] === 0xfe && sample[1] === 0xff)) {
-    throw new VerificationError('the file is UTF-16', 'save it from Excel as "CSV UTF-8" or "CSV (séparateur: point-virgule)"');
-  }
   if (sample.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1')) || sample.subarray(0, 4).equals(Buffer.from([0xd0, 0xcf, 0x11, 0xe0]))) {
     throw new VerificationError('this is an Excel workbook (.xlsx/.xls), not a CSV file', 'in Excel: File > Save as > "CSV (séparateur: point-virgule)"');
   }
-  if (sample.includes(0)) throw new VerificationError('this is a binary file, not CSV text (it contains NUL bytes)', 'save the spreadsheet as CSV first');
+  // Excel's "Texte Unicode (*.txt)": UTF-16 with its byte order mark, usually tab-separated.
+  const utf16 = sample[0] === 0xff && sample[1] === 0xfe ? 'utf-16le' : sample[0] === 0xfe && sample[1] === 0xff ? 'utf-16be' : undefined;
+  if (utf16 || overrides.encoding?.startsWith('utf-16')) {
+    const encoding = overrides.encoding ?? utf16!;
+    const text = new TextDecoder(encoding).decode(sample.subarray(0, sample.length - (sample.length % 2)));
+    return { encoding, bom: utf16 !== undefined, delimiter: overrides.delimiter ?? guessDelimiter(text) };
+  }
+  const bom = sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
+  if (sample.includes(0)) throw new VerificationError('this is a binary file, not CSV text (it contains NUL bytes)', 'save the spreadsheet as CSV first, or pass --encoding utf-16 for Unicode text');
   const encoding = overrides.encoding ?? (bom || isUtf8(sample) ? 'utf-8' : 'windows-1252');
   const delimiter = overrides.delimiter ?? guessDelimiter(sample.subarray(bom ? 3 : 0).toString('latin1'));
   return { encoding, bom, delimiter };

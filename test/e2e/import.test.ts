@@ -73,6 +73,15 @@ describe('aj import csv --entity clients', () => {
     expect((await clients()).map((r) => r.reference)).toEqual(['T1', 'P1']);
   });
 
+  it("reads Excel's Texte Unicode export (UTF-16 with a BOM, tab-separated, CRLF, empty trailing row)", async () => {
+    const text = 'Référence\tNom\tPrénom\tE-mail\tCode postal\tVille\r\nU1\tLœuvre\tZoé\tzoe@exemple.fr\t1000\tBourg-en-Bresse\r\nU2\tN’Diaye\tAïssata\taissata@exemple.fr\t75011\tParis\r\n\t\t\t\t\t\r\n';
+    const file = fixture('Clients (Texte Unicode).txt', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    const result = await importCsv(file, '--entity', 'clients', '--json');
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ encoding: 'utf-16le', delimiter: '\t', read: 2, inserted: 2, invalid: 0 });
+    expect((await clients()).map((c) => [c.reference, c.nom, c.prenom, c.code_postal])).toEqual([['U1', 'Lœuvre', 'Zoé', '01000'], ['U2', 'N’Diaye', 'Aïssata', '75011']]);
+  });
+
   it('writes nothing when one row among many is invalid, and reports every problem safely for Excel', async () => {
     const lines = ['Référence;Nom;Email;SIRET;Code postal'];
     for (let i = 1; i <= 200; i += 1) lines.push(`B${i};Client ${i};c${i}@exemple.fr;;75011`);

@@ -80,6 +80,12 @@ describe('detect', () => {
   it('refuses empty, binary and workbook files', () => {
     expect(() => detect(Buffer.alloc(0))).toThrow('empty');
     expect(() => detect(Buffer.from([0x4e, 0x00, 0x6f, 0x6d]))).toThrow('binary');
+    // Excel's "Texte Unicode": UTF-16 with a byte order mark, tab-separated.
+    const unicode = 'Nom\tPrénom\tVille\r\nLœuvre\tZoé\tÉvry\r\n';
+    expect(detect(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(unicode, 'utf16le')]))).toEqual({ encoding: 'utf-16le', bom: true, delimiter: '\t' });
+    const be = Buffer.from(unicode, 'utf16le').swap16();
+    expect(detect(Buffer.concat([Buffer.from([0xfe, 0xff]), be]))).toEqual({ encoding: 'utf-16be', bom: true, delimiter: '\t' });
+    expect(detect(Buffer.from('Nom;Ville\r\n', 'utf16le'), { encoding: 'utf-16le' })).toEqual({ encoding: 'utf-16le', bom: false, delimiter: ';' });
     expect(() => detect(Buffer.from('PK\x03\x04\x14\x00', 'latin1'))).toThrow('Excel workbook');
   });
 });
