@@ -6,6 +6,14 @@ export interface Detected {
   encoding: Encoding;
   bom: boolean;
   delimiter: string;
+  /** The file starts with Excel's `sep=;` line, which names the delimiter and is not the header. */
+  sepLine?: true;
+}
+
+/** Excel's delimiter directive, written as the first line by tools that export for Excel. */
+function sepDirective(text: string): Pick<Detected, 'delimiter' | 'sepLine'> | undefined {
+  const match = /^"?sep=(.)"?\r?\n/i.exec(text);
+  return match ? { delimiter: match[1]!, sepLine: true } : undefined;
 }
 
 const ENCODING_NAMES: Record<string, Encoding> = {
@@ -43,13 +51,22 @@ export function detect(sample: Buffer, overrides: { encoding?: Encoding; delimit
   if (utf16 || overrides.encoding?.startsWith('utf-16')) {
     const encoding = overrides.encoding ?? utf16!;
     const text = new TextDecoder(encoding).decode(sample.subarray(0, sample.length - (sample.length % 2)));
-    return { encoding, bom: utf16 !== undefined, delimiter: overrides.delimiter ?? guessDelimiter(text) };
+    return withDirective({ encoding, bom: utf16 !== undefined, delimiter: guessDelimiter(text) }, text, overrides.delimiter);
   }
   const bom = sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
   if (sample.includes(0)) throw new VerificationError('this is a binary file, not CSV text (it contains NUL bytes)', 'save the spreadsheet as CSV first, or pass --encoding utf-16 for Unicode text');
   const encoding = overrides.encoding ?? (bom || isUtf8(sample) ? 'utf-8' : 'windows-1252');
-  const delimiter = overrides.delimiter ?? guessDelimiter(sample.subarray(bom ? 3 : 0).toString('latin1'));
-  return { encoding, bom, delimiter };
+  const text = sample.subarray(bom ? 3 : 0).toString('latin1');
+  return withDirective({ encoding, bom, delimiter: guessDelimiter(text) }, text, overrides.delimiter);
+}
+
+/** A `sep=` line beats the guess; --delimiter beats both, and the line is skipped either way. */
+function withDirective(detected: Detected, text: string, delimiterFlag: string | undefined): Detected {
+  const directive = sepDirective(text);
+  if (directive && !DELIMITERS.includes(directive.delimiter)) {
+    throw new VerificationError(`the first line asks for the delimiter "${directive.delimiter}"`, 'use ; , tab or |, and fix or remove the sep= line');
+  }
+  return { ...detected, ...directive, ...(delimiterFlag ? { delimiter: delimiterFlag } : {}) };
 }
 
 function isUtf8(sample: Buffer): boolean {

@@ -32,11 +32,11 @@ const BATCH_CHARS = 256 * 1024;
  */
 export async function stageCsv(source: CsvSource, copy: Writable, options: StageOptions): Promise<StageResult> {
   const { parse, CsvError } = await import('csv-parse');
-  const { encoding, bom, delimiter } = source.detected;
+  const { encoding, bom, delimiter, sepLine } = source.detected;
   let header: string[] | undefined;
   let mapping: ColumnMapping | undefined;
   let validator: RowValidator | undefined;
-  let nextLine = 1;
+  let nextLine = sepLine ? 2 : 1;
   let rowsRead = 0;
   let staged = 0;
   let batch = '';
@@ -67,7 +67,7 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
     return full;
   };
 
-  const parser = parse({ delimiter, bom: encoding === 'utf-8' && bom, relax_column_count: true, relax_quotes: true, on_record: onRecord as never });
+  const parser = parse({ delimiter, from_line: nextLine, bom: encoding === 'utf-8' && bom, relax_column_count: true, relax_quotes: true, on_record: onRecord as never });
   const flushLast = new Transform({
     writableObjectMode: true,
     transform(chunk: string, _enc, done) {

@@ -82,6 +82,17 @@ describe('aj import csv --entity clients', () => {
     expect((await clients()).map((c) => [c.reference, c.nom, c.prenom, c.code_postal])).toEqual([['U1', 'Lœuvre', 'Zoé', '01000'], ['U2', 'N’Diaye', 'Aïssata', '75011']]);
   });
 
+  it('honours a sep=; first line, and counts file lines from it in problem reports', async () => {
+    const file = fixture('sep.csv', 'sep=;\r\nRéférence;Nom;E-mail\r\nS1;Martin;m@exemple.fr\r\nS2;Petit;pas-un-email\r\n');
+    const result = await importCsv(file, '--entity', 'clients');
+    expect(result.exitCode).toBe(4);
+    expect(result.stderr).toMatch(/line 4\b/);
+    const ok = fixture('sep-ok.csv', 'sep=;\r\nRéférence;Nom;E-mail\r\nS1;Martin;m@exemple.fr\r\n');
+    const imported = await importCsv(ok, '--entity', 'clients', '--json');
+    expect(imported.exitCode, imported.stderr).toBe(0);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ delimiter: ';', read: 1, inserted: 1 });
+  });
+
   it('writes nothing when one row among many is invalid, and reports every problem safely for Excel', async () => {
     const lines = ['Référence;Nom;Email;SIRET;Code postal'];
     for (let i = 1; i <= 200; i += 1) lines.push(`B${i};Client ${i};c${i}@exemple.fr;;75011`);

@@ -86,6 +86,10 @@ describe('detect', () => {
     const be = Buffer.from(unicode, 'utf16le').swap16();
     expect(detect(Buffer.concat([Buffer.from([0xfe, 0xff]), be]))).toEqual({ encoding: 'utf-16be', bom: true, delimiter: '\t' });
     expect(detect(Buffer.from('Nom;Ville\r\n', 'utf16le'), { encoding: 'utf-16le' })).toEqual({ encoding: 'utf-16le', bom: false, delimiter: ';' });
+    // Excel's delimiter directive names the delimiter and is not the header.
+    expect(detect(Buffer.from('sep=,\r\nNom;Prénom,Ville\r\n'))).toEqual({ encoding: 'utf-8', bom: false, delimiter: ',', sepLine: true });
+    expect(detect(Buffer.from('sep=;\nNom,Ville\n'), { delimiter: ',' })).toMatchObject({ delimiter: ',', sepLine: true });
+    expect(() => detect(Buffer.from('sep=#\nNom#Ville\n'))).toThrow('asks for the delimiter "#"');
     expect(() => detect(Buffer.from('PK\x03\x04\x14\x00', 'latin1'))).toThrow('Excel workbook');
   });
 });
