@@ -116,14 +116,7 @@ export class S3Store implements ObjectStore {
     let etag: string | undefined;
     try {
       if (options.size !== undefined && options.size <= SINGLE_PUT_LIMIT) {
-        const out = await this.client.send(new PutObjectCommand({
-          ...params,
-          Body: source,
-          ContentLength: options.size,
-          ContentMD5: options.md5 ? Buffer.from(options.md5, 'hex').toString('base64') : undefined,
-          IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
-        }), { abortSignal: options.signal });
-        etag = unquote(out.ETag);
+        etag = await this.singlePut(params, source, options.size, options.md5, options);
       } else {
         const upload = new Upload({ client: this.client, params: { ...params, Body: source }, partSize: PART_SIZE, queueSize: PART_QUEUE, leavePartsOnError: false });
         const abort = () => void upload.abort().catch(() => undefined);
@@ -137,9 +130,7 @@ export class S3Store implements ObjectStore {
     } catch (error) {
       hashing.destroy();
       body.destroy();
-      // A refused If-None-Match means another writer's object is there: never touch it.
-      if (!isPreconditionFailure(error)) await this.removeLeftover(key, before);
-      throw this.explain(error, 'upload', key);
+      return this.abandonPut(key, before, error);
     }
     try {
       // The server can answer once ContentLength bytes arrived, before the source's end reaches the hash.
@@ -149,10 +140,7 @@ export class S3Store implements ObjectStore {
       await this.removeLeftover(key, before);
       throw error;
     }
-    // A single PUT answers with the MD5 of what the server stored: when it is the Content-MD5 the
-    // server checked, the stored bytes are proven and a HEAD would say nothing more.
-    if (!(options.md5 && etag === options.md5)) await this.checkStored(key, hashing, options);
-    return { key, size: hashing.bytes, sha256: hashing.sha256, ...(hashing.md5 ? { md5: hashing.md5 } : {}), ...(etag ? { etag } : {}) };
+    return this.confirmPut(key, hashing, etag, options);
   }
 
   /**
@@ -166,19 +154,37 @@ export class S3Store implements ObjectStore {
     await options.beforeEnd?.();
     let etag: string | undefined;
     try {
-      const out = await this.client.send(new PutObjectCommand({
-        ...params,
-        Body: content,
-        ContentLength: content.length,
-        ContentMD5: sent.md5 ? Buffer.from(sent.md5, 'hex').toString('base64') : undefined,
-        IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
-      }), { abortSignal: options.signal });
-      etag = unquote(out.ETag);
+      etag = await this.singlePut(params, content, content.length, sent.md5, options);
     } catch (error) {
-      if (!isPreconditionFailure(error)) await this.removeLeftover(key, before);
-      throw this.explain(error, 'upload', key);
+      return this.abandonPut(key, before, error);
     }
     options.onProgress?.(content.length);
+    return this.confirmPut(key, sent, etag, options);
+  }
+
+  /** One PutObject (create-only when asked, Content-MD5 when known); the server's ETag. */
+  private async singlePut(params: ObjectParams, Body: Readable | Buffer, ContentLength: number, md5: string | undefined, options: PutOptions): Promise<string | undefined> {
+    const out = await this.client.send(new PutObjectCommand({
+      ...params,
+      Body,
+      ContentLength,
+      ContentMD5: md5 ? Buffer.from(md5, 'hex').toString('base64') : undefined,
+      IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
+    }), { abortSignal: options.signal });
+    return unquote(out.ETag);
+  }
+
+  /** A put that failed: what it left is removed, unless the key was refused as taken (another writer's object). */
+  private async abandonPut(key: string, before: Before, error: unknown): Promise<never> {
+    if (!isPreconditionFailure(error)) await this.removeLeftover(key, before);
+    throw this.explain(error, 'upload', key);
+  }
+
+  /**
+   * A single PUT answers with the MD5 of what the server stored: when it is the Content-MD5 the
+   * server checked, the stored bytes are proven and a HEAD would say nothing more.
+   */
+  private async confirmPut(key: string, sent: Digest, etag: string | undefined, options: PutOptions): Promise<PutResult> {
     if (!(sent.md5 && etag === sent.md5)) await this.checkStored(key, sent, options);
     return { key, size: sent.bytes, sha256: sent.sha256, ...(sent.md5 ? { md5: sent.md5 } : {}), ...(etag ? { etag } : {}) };
   }
@@ -255,27 +261,26 @@ export class S3Store implements ObjectStore {
   async findExisting(keys: readonly string[]): Promise<Map<string, ObjectInfo>> {
     const found = new Map<string, ObjectInfo>();
     const sorted = [...new Set(keys)].sort(compareKeys);
-    let settled = 0;
+    // Keys up to this one are settled by the listing; the rest get a HEAD each.
+    let listedUpTo: string | undefined;
     if (sorted.length > FEW_KEYS) {
       const last = sorted.at(-1)!;
       const wanted = new Set(sorted);
       let budget = Math.max(1000, sorted.length * 4);
-      let reached = '';
+      listedUpTo = last;
       // Pages no bigger than the range needs: a server lists (and s3rver reads) every entry it returns.
       const pageSize = Math.min(1000, sorted.length + 16);
       for await (const info of this.listPages(commonPrefix(sorted[0]!, last), justBefore(sorted[0]!), pageSize)) {
-        if (compareKeys(info.key, last) > 0) {
-          reached = last;
+        if (compareKeys(info.key, last) > 0) break;
+        if (wanted.has(info.key)) found.set(info.key, info);
+        if (--budget === 0) {
+          listedUpTo = info.key;
           break;
         }
-        if (wanted.has(info.key)) found.set(info.key, info);
-        reached = info.key;
-        if (--budget === 0) break;
       }
-      if (budget > 0) reached = last;
-      while (settled < sorted.length && compareKeys(sorted[settled]!, reached) <= 0) settled += 1;
     }
-    for (const key of sorted.slice(settled)) {
+    const unlisted = listedUpTo === undefined ? sorted : sorted.filter((key) => compareKeys(key, listedUpTo!) > 0);
+    for (const key of unlisted) {
       const info = await this.head(key);
       if (info) found.set(key, info);
     }
