@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Context } from '../context.js';
 import { connectClient } from '../db/pool.js';
 import { OperationError, UsageError, describeError } from '../errors.js';
-import { type ObjectStore, SHA256_METADATA, compareKeys } from '../storage/store.js';
+import { type ObjectInfo, type ObjectStore, SHA256_METADATA, compareKeys } from '../storage/store.js';
 import { insertDocuments, lockDocuments, versionsOfEach } from './catalog.js';
 import { type FileForUpload, collectFiles, inspectFile, readForUpload } from './files.js';
 import { businessDate, checkDate, checkDocType, docIdFromPath, docIdProblem, objectKey, parseDocIdRule, safeFilename } from './layout.js';
@@ -212,7 +212,7 @@ async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<
     const stored: Upload[] = [];
     await forEachLimit(uploads, concurrency, async (upload) => {
       try {
-        upload.etag = await target.uploadSlot(target.batchNumber, () => (occupied.has(upload.key) ? settleOccupied(upload, target) : putObject(upload, target)));
+        upload.etag = await target.uploadSlot(target.batchNumber, () => storeUpload(upload, target, occupied.has(upload.key)));
         stored.push(upload);
       } catch (error) {
         fail(upload, describeError(error));
@@ -253,8 +253,22 @@ async function archiveBatch(batch: IndexedFile[], target: BatchTarget): Promise<
   }
 }
 
-/** Uploads create-only; returns the server's ETag. */
-async function putObject(upload: Upload, target: BatchTarget, settleConflict = true): Promise<string | undefined> {
+/** Stores one file create-only, settling whatever already sits at its key; returns the server's ETag. */
+async function storeUpload(upload: Upload, target: BatchTarget, listedAtKey: boolean): Promise<string | undefined> {
+  const { store } = target;
+  const listed = listedAtKey ? await store.head(upload.key) : undefined;
+  if (listed) return settleOccupied(upload, target, listed);
+  try {
+    return await putObject(upload, target);
+  } catch (error) {
+    // Refused because an object appeared there since the listing: settle it like a listed one.
+    const existing = await store.head(upload.key).catch(() => undefined);
+    if (!existing) throw error;
+    return settleOccupied(upload, target, existing, error);
+  }
+}
+
+async function putObject(upload: Upload, target: BatchTarget): Promise<string | undefined> {
   const { type, store } = target;
   const result = await store.put(upload.key, upload.body(), {
     size: upload.size,
@@ -265,10 +279,6 @@ async function putObject(upload: Upload, target: BatchTarget, settleConflict = t
     contentType: upload.contentType,
     metadata: { 'aj-doc-type': type, 'aj-doc-id': upload.docId, 'aj-version': String(upload.version) },
     signal: target.signal,
-  }).catch(async (error: unknown) => {
-    // Refused because an object appeared there since the listing: settle it like a listed one.
-    if (!settleConflict || !(await store.head(upload.key).catch(() => undefined))) throw error;
-    return { etag: await settleOccupied(upload, target, error) };
   });
   return result.etag;
 }
@@ -281,16 +291,14 @@ async function putObject(upload: Upload, target: BatchTarget, settleConflict = t
  *   so it is removed and the file uploaded again;
  * - anything else is not in the archive and is refused, never replaced.
  */
-async function settleOccupied(upload: Upload, target: BatchTarget, cause?: unknown): Promise<string | undefined> {
+async function settleOccupied(upload: Upload, target: BatchTarget, existing: ObjectInfo, cause?: unknown): Promise<string | undefined> {
   const { store } = target;
-  const existing = await store.head(upload.key);
-  if (!existing) return putObject(upload, target, false);
   const ours = existing.metadata[SHA256_METADATA] === upload.sha256;
   const md5Differs = existing.etag !== undefined && /^[0-9a-f]{32}$/.test(existing.etag) && existing.etag !== upload.md5;
   if (ours && existing.size === upload.size && !md5Differs) return existing.etag;
   if (ours || existing.size === 0) {
     await store.delete(upload.key);
-    return putObject(upload, target, false);
+    return putObject(upload, target);
   }
   const why = cause ? ` (${describeError(cause)})` : '';
   throw new OperationError(`${store.url}/${upload.key} holds an object that is not in the archive${why}`, 'it is never overwritten; inspect it with `aj archive verify --orphans`');
