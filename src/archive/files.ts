@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,10 +69,7 @@ export async function readForUpload(path: string, sizeWhenPlanned: number): Prom
   if (sizeWhenPlanned <= IN_MEMORY_LIMIT) {
     const data = await readFile(path);
     // Grown since it was planned: read it as a large file.
-    if (data.length <= IN_MEMORY_LIMIT) {
-      const digest = (algorithm: string) => createHash(algorithm).update(data).digest('hex');
-      return { size: data.length, md5: digest('md5'), sha256: digest('sha256'), body: () => data };
-    }
+    if (data.length <= IN_MEMORY_LIMIT) return { ...(await sha256Of([data])), body: () => data };
   }
   const stream = () => createReadStream(path, { highWaterMark: 1 << 20 });
   return { ...(await sha256Of(stream())), body: stream };

@@ -10,11 +10,6 @@ export interface Detected {
   sepLine?: true;
 }
 
-/** Excel's delimiter directive, written as the first line by tools that export for Excel. */
-function sepDirective(text: string): Pick<Detected, 'delimiter' | 'sepLine'> | undefined {
-  const match = /^"?sep=(.)"?\r?\n/i.exec(text);
-  return match ? { delimiter: match[1]!, sepLine: true } : undefined;
-}
 
 const ENCODING_NAMES: Record<string, Encoding> = {
   utf8: 'utf-8', 'utf-8': 'utf-8', 'windows-1252': 'windows-1252', cp1252: 'windows-1252', win1252: 'windows-1252', ansi: 'windows-1252',
@@ -60,12 +55,13 @@ export function detect(sample: Buffer, overrides: { encoding?: Encoding; delimit
   return withDirective({ encoding, bom, delimiter: guessDelimiter(text) }, text, overrides.delimiter);
 }
 
-/** A `sep=` line beats the guess; --delimiter beats both, and the line is skipped either way. */
+/** Excel's `sep=;` first line (written by tools that export for Excel) beats the guess; --delimiter beats both, and the line is skipped either way. */
 function withDirective(detected: Detected, text: string, delimiterFlag: string | undefined): Detected {
-  const directive = sepDirective(text);
-  if (directive && !DELIMITERS.includes(directive.delimiter)) {
-    throw new VerificationError(`the first line asks for the delimiter "${directive.delimiter}"`, 'use ; , tab or |, and fix or remove the sep= line');
+  const asked = /^"?sep=(.)"?\r?\n/i.exec(text)?.[1];
+  if (asked !== undefined && !DELIMITERS.includes(asked)) {
+    throw new VerificationError(`the first line asks for the delimiter "${asked}"`, 'use ; , tab or |, and fix or remove the sep= line');
   }
+  const directive = asked === undefined ? {} : { delimiter: asked, sepLine: true as const };
   return { ...detected, ...directive, ...(delimiterFlag ? { delimiter: delimiterFlag } : {}) };
 }
 

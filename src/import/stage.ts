@@ -36,7 +36,9 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
   let header: string[] | undefined;
   let mapping: ColumnMapping | undefined;
   let validator: RowValidator | undefined;
-  let nextLine = sepLine ? 2 : 1;
+  // Excel's `sep=;` line is not the header, but still counts in the line numbers of problems.
+  const firstLine = sepLine ? 2 : 1;
+  let nextLine = firstLine;
   let rowsRead = 0;
   let staged = 0;
   let batch = '';
@@ -67,7 +69,7 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
     return full;
   };
 
-  const parser = parse({ delimiter, from_line: nextLine, bom: encoding === 'utf-8' && bom, relax_column_count: true, relax_quotes: true, on_record: onRecord as never });
+  const parser = parse({ delimiter, from_line: firstLine, bom: encoding === 'utf-8' && bom, relax_column_count: true, relax_quotes: true, on_record: onRecord as never });
   const flushLast = new Transform({
     writableObjectMode: true,
     transform(chunk: string, _enc, done) {

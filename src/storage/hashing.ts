@@ -42,7 +42,7 @@ export class HashingStream extends Transform {
   }
 }
 
-export async function sha256Of(stream: AsyncIterable<Buffer>): Promise<{ sha256: string; md5: string; size: number }> {
+export async function sha256Of(stream: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<{ sha256: string; md5: string; size: number }> {
   const sha = createHash('sha256');
   const md5 = createHash('md5');
   let size = 0;
