@@ -71,9 +71,13 @@ export class ObjectNotFoundError extends OperationError {}
 /** Metadata key under which the SHA-256 of the content is stored. */
 export const SHA256_METADATA = 'aj-sha256';
 
+// Below U+D800, UTF-16 code units sort as UTF-8 bytes do; only surrogates and U+E000-U+FFFF differ.
+const UTF16_ORDER_DIFFERS = /[\uD800-\uFFFF]/;
+
 /** S3's key order: UTF-8 bytes, which differs from JavaScript's UTF-16 order above U+FFFF. */
 export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  if (UTF16_ORDER_DIFFERS.test(a) || UTF16_ORDER_DIFFERS.test(b)) return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The longest common start of two keys, cut between code points. */
