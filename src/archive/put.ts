@@ -7,7 +7,7 @@ import { type ObjectInfo, type ObjectStore, SHA256_METADATA, compareKeys } from 
 import { insertDocuments, lockDocuments, versionsOfEach } from './catalog.js';
 import { type FileForUpload, collectFiles, inspectFile, readForUpload } from './files.js';
 import { businessDate, checkDate, checkDocType, docIdFromPath, docIdProblem, objectKey, parseDocIdRule, safeFilename } from './layout.js';
-import { forEachLimit, limiter, workerCount } from './parallel.js';
+import { forEachLimit, limiter, workerCount } from '../parallel.js';
 
 export interface ArchivePutOptions {
   paths: string[];

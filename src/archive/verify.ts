@@ -5,7 +5,7 @@ import { sha256Of } from '../storage/hashing.js';
 import type { ObjectInfo, ObjectStore } from '../storage/store.js';
 import { type ArchivedDocument, findDocuments, knownKeys, recordVerification } from './catalog.js';
 import { checkDate, checkDocType, monthPrefix } from './layout.js';
-import { forEachLimit } from './parallel.js';
+import { forEachLimit } from '../parallel.js';
 
 export interface ArchiveVerifyOptions {
   type?: string;

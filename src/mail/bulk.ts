@@ -1,4 +1,5 @@
 import type { Db } from '../db/pool.js';
+import { forEachLimit } from '../parallel.js';
 import { type DeliveryOutcome, type OutgoingMessage, deliver, markFailed, recordPending } from './history.js';
 import type { MailTransport } from './transport.js';
 
@@ -37,7 +38,6 @@ export interface BatchResult<T> {
 export async function sendBatch<T>(db: Db, transport: MailTransport, items: BatchItem<T>[], options: BatchOptions<T>): Promise<BatchResult<T>> {
   const result: BatchResult<T> = { sent: 0, failed: 0, unclaimed: 0, outcomes: [] };
   const limiter = rateLimiter(options.ratePerMinute, options.signal);
-  let next = 0;
   let done = 0;
 
   const handle = async (item: BatchItem<T>) => {
@@ -61,16 +61,11 @@ export async function sendBatch<T>(db: Db, transport: MailTransport, items: Batc
     await options.settle?.(item, outcome);
   };
 
-  const worker = async () => {
-    while (next < items.length && !options.signal?.aborted) {
-      const item = items[next]!;
-      next += 1;
-      await handle(item);
-      done += 1;
-      options.onProgress?.(done, items.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 16, items.length) }, worker));
+  await forEachLimit(items, options.concurrency ?? 16, async (item) => {
+    await handle(item);
+    done += 1;
+    options.onProgress?.(done, items.length);
+  }, options.signal);
   if (options.signal?.aborted) throw options.signal.reason;
   return result;
 }

@@ -11,7 +11,7 @@ import {
   parseDocIdRule,
   safeFilename,
 } from '../../src/archive/layout.js';
-import { forEachLimit } from '../../src/archive/parallel.js';
+import { forEachLimit } from '../../src/parallel.js';
 import { ExitCode } from '../../src/errors.js';
 
 describe('archive layout', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { limiter } from '../../src/archive/parallel.js';
+import { limiter } from '../../src/parallel.js';
 import { commonPrefix, compareKeys, justBefore } from '../../src/storage/store.js';
 
 describe('limiter', () => {
