@@ -81,6 +81,7 @@ export function register(program: Command, ctx: Context): void {
 
 function render(ctx: Context, r: ImportResult, reportPath?: string): void {
   const io = ctx.io;
+  if (r.unusedFields.length > 0) io.warn(`the app's table has no column for: ${r.unusedFields.join(', ')} (read and checked, not written)`);
   if (r.unknownColumns.length > 0) io.warn(`ignored column(s): ${r.unknownColumns.map((c) => `"${c}"`).join(', ')} (map them with --map "Colonne=field")`);
   if (r.previousImport) io.warn(`this file was already imported (run #${r.previousImport.runId}, ${r.previousImport.finishedAt})`);
   for (const p of r.problems) io.stderr.write(`line ${p.line}, ${p.column}: ${p.reason}${p.value ? ` ("${p.value}")` : ''}\n`);

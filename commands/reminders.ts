@@ -62,7 +62,7 @@ export function register(program: Command, ctx: Context): void {
     .description('the reminder log: what was claimed, sent, failed or done, newest first')
     .addOption(new Option('--status <status>', 'only this status').choices(['sending', 'sent', 'failed', 'done']))
     .addOption(new Option('--type <type>', 'only this document type').choices(['facture', 'devis']))
-    .option('--document <id>', 'only this document id')
+    .option('--document <id>', 'only this document id (as the app stores it: 42, or a cuid)')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  aj reminders list\n  aj reminders list --status sending   # stuck after a crash\n  aj reminders list --type facture --document 42 --json\n')
@@ -70,8 +70,7 @@ export function register(program: Command, ctx: Context): void {
       const { listReminderLog } = await import('../src/reminders/log.js');
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: "${opts.limit}" is not a positive whole number`, 'write it as --limit 100');
-      if (opts.document !== undefined && !/^\d+$/.test(opts.document)) throw new UsageError(`--document: "${opts.document}" is not a document id`, 'give the numeric id');
-      const rows = await listReminderLog(await ctx.db(), { status: opts.status, type: opts.type, documentId: opts.document === undefined ? undefined : Number(opts.document), limit });
+      const rows = await listReminderLog(await ctx.db(), await ctx.business(), { status: opts.status, type: opts.type, documentId: opts.document, limit });
       if (opts.json) return ctx.io.json(rows);
       await renderTable(ctx.io, rows, [
         { header: 'document', value: (r) => `${r.documentType} ${r.numero ?? r.documentId}` },

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { BusinessSql } from './business/sql.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { Config, SettingName } from './config/schema.js';
 import { parseDatabaseUrl } from './db/connection.js';
@@ -26,6 +27,7 @@ export class Context {
   flags: Partial<Record<SettingName, unknown>> = {};
   private loaded?: LoadedConfig;
   private dbPromise?: Promise<Db>;
+  private businessPromise?: Promise<BusinessSql>;
   private stores = new Map<StoreName, Promise<ObjectStore>>();
   private mailers = new Map<string, Promise<MailTransport>>();
   private closers: Array<() => Promise<void> | void> = [];
@@ -60,16 +62,26 @@ export class Context {
   db(options: { migrate?: boolean } = {}): Promise<Db> {
     this.dbPromise ??= (async () => {
       const { Db } = await import('./db/pool.js');
-      const db = await Db.connect(parseDatabaseUrl(this.config().databaseUrl));
+      const db = await Db.connect(parseDatabaseUrl(this.config().databaseUrl), { schema: this.config().dbSchema });
       this.closers.push(() => db.close());
       if (options.migrate !== false && this.config().autoMigrate) {
         const { migrate } = await import('./db/migrate.js');
-        const applied = await migrate(db);
+        const { applied, relocated } = await migrate(db);
+        if (relocated.length > 0) this.io.notice(`moved aj's tables from public into schema ${db.schema}: ${relocated.join(', ')}`);
         if (applied.length > 0) this.io.notice(`applied ${applied.length} database migration(s): ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}`);
       }
       return db;
     })();
     return this.dbPromise;
+  }
+
+  /** The app's business tables as aj reaches them (src/business): loaded once, on first use. */
+  business(): Promise<BusinessSql> {
+    this.businessPromise ??= (async () => {
+      const { loadBusiness } = await import('./business/load.js');
+      return loadBusiness(await this.db(), this.config());
+    })();
+    return this.businessPromise;
   }
 
   store(name: StoreName): Promise<ObjectStore> {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { OperationError } from '../errors.js';
+import { type BusinessSql, quoteIdent, quoteLiteral } from '../business/sql.js';
+import { ConfigError, OperationError } from '../errors.js';
 import type { Entity } from './entities.js';
 import type { ProblemLog } from './problems.js';
 
@@ -12,10 +13,21 @@ export interface ApplyCounts {
   skipped: number;
 }
 
-/** The staging table: one text column per field (in entity order) plus the file line and the matched row. */
-export function stagingTableSql(entity: Entity, fields: string[]): string {
-  const extra = entity === 'chantiers' ? ', client_id bigint' : '';
-  return `CREATE TEMP TABLE import_stage (line integer NOT NULL, ${fields.map((f) => `${f} text`).join(', ')}, target_id bigint${extra}) ON COMMIT DROP`;
+type Target = 'client' | 'chantier';
+const TARGET: Record<Entity, Target> = { clients: 'client', chantiers: 'chantier' };
+
+/** The import's field (snake_case, a staging column) -> the mapping's field (camelCase). */
+const mappedField = (field: string) => (field === 'client' ? 'clientId' : field.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
+
+/** Fields of the file the app has a column for; the others are read, checked and reported unused. */
+export function writableFields(b: BusinessSql, entity: Entity, fields: string[]): string[] {
+  return fields.filter((f) => b.has(TARGET[entity], mappedField(f)));
+}
+
+/** The staging table: one text column per field (in entity order), the file line, and the matched rows' ids in the app's id type. */
+export function stagingTableSql(b: BusinessSql, entity: Entity, fields: string[]): string {
+  const extra = entity === 'chantiers' ? `, client_id ${b.idType('client')}` : '';
+  return `CREATE TEMP TABLE import_stage (line integer NOT NULL, ${fields.map((f) => `${f} text`).join(', ')}, target_id ${b.idType(TARGET[entity])}${extra}) ON COMMIT DROP`;
 }
 
 export function copySql(fields: string[]): string {
@@ -24,50 +36,83 @@ export function copySql(fields: string[]): string {
 
 interface EntitySql {
   table: string;
-  columns: string[];
   /** Statements that fill target_id (and client_id) from existing rows. */
   resolve: string[];
   /** Lines that cannot be imported whatever the options: [line, column, value, reason]. */
   checks: string[];
-  /** The value inserted for each column, from the staging row s. */
-  insert: Record<string, string>;
 }
 
-const CLIENT_EMAIL_MATCH = `(SELECT DISTINCT ON (lower(email)) id, lower(email) AS email, reference FROM clients
-   WHERE deleted_at IS NULL AND email IS NOT NULL ORDER BY lower(email), id)`;
+/** Live clients by lower(email), the oldest first when several share one. */
+function clientsByEmail(b: BusinessSql): string {
+  const reference = b.has('client', 'reference') ? `${b.col('client', 'reference', 'c')}::text` : 'NULL::text';
+  const email = `lower(${b.col('client', 'email', 'c')}::text)`;
+  return `(SELECT DISTINCT ON (${email}) ${b.id('client', 'c')} AS id, ${email} AS email, ${reference} AS reference FROM ${b.table('client')} c
+   WHERE ${b.notDeleted('client', 'c')} AND ${b.col('client', 'email', 'c')} IS NOT NULL ORDER BY ${email}, ${b.id('client', 'c')})`;
+}
 
-const ENTITY_SQL: Record<Entity, EntitySql> = {
-  clients: {
-    table: 'clients',
-    columns: ['reference', 'type', 'nom', 'prenom', 'raison_sociale', 'email', 'telephone', 'adresse', 'code_postal', 'ville', 'siret'],
+function entitySql(b: BusinessSql, entity: Entity): EntitySql {
+  if (entity === 'clients') {
+    const byReference = b.has('client', 'reference')
+      ? [`UPDATE import_stage s SET target_id = ${b.id('client', 'c')} FROM ${b.table('client')} c WHERE ${b.col('client', 'reference', 'c')}::text = s.reference`]
+      : [];
+    return {
+      table: b.table('client'),
+      resolve: [
+        ...byReference,
+        // Else by email, never onto a client that carries another reference.
+        `UPDATE import_stage s SET target_id = m.id FROM ${clientsByEmail(b)} m
+          WHERE s.target_id IS NULL AND lower(s.email) = m.email AND (m.reference IS NULL OR s.reference IS NULL)`,
+      ],
+      checks: [
+        duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
+        duplicateCheck('lower(s.email)', 's.reference IS NULL AND s.email IS NOT NULL', 'email'),
+        sameTargetCheck('client'),
+        ...labelCheck(b, 'client', 'type', 'type'),
+      ],
+    };
+  }
+  if (!b.has('chantier', 'reference')) {
+    throw new ConfigError(`chantiers cannot be imported: the mapping of ${b.tableName('chantier')} has no reference column`, 'map chantier.reference in the file AJ_SCHEMA_FILE names');
+  }
+  const clientByReference = b.has('client', 'reference')
+    ? [`UPDATE import_stage s SET client_id = ${b.id('client', 'c')} FROM ${b.table('client')} c WHERE ${b.col('client', 'reference', 'c')}::text = s.client`]
+    : [];
+  return {
+    table: b.table('chantier'),
     resolve: [
-      `UPDATE import_stage s SET target_id = c.id FROM clients c WHERE c.reference = s.reference`,
-      // Else by email, never onto a client that carries another reference.
-      `UPDATE import_stage s SET target_id = m.id FROM ${CLIENT_EMAIL_MATCH} m
-        WHERE s.target_id IS NULL AND lower(s.email) = m.email AND (m.reference IS NULL OR s.reference IS NULL)`,
-    ],
-    checks: [
-      duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
-      duplicateCheck('lower(s.email)', 's.reference IS NULL AND s.email IS NOT NULL', 'email'),
-      sameTargetCheck('client'),
-    ],
-    insert: { type: `coalesce(s.type, CASE WHEN s.raison_sociale IS NOT NULL OR s.siret IS NOT NULL THEN 'professionnel' ELSE 'particulier' END)` },
-  },
-  chantiers: {
-    table: 'chantiers',
-    columns: ['reference', 'client_id', 'nom', 'adresse', 'code_postal', 'ville', 'statut', 'date_debut', 'date_fin'],
-    resolve: [
-      `UPDATE import_stage s SET client_id = c.id FROM clients c WHERE c.reference = s.client`,
-      `UPDATE import_stage s SET client_id = m.id FROM ${CLIENT_EMAIL_MATCH} m WHERE s.client_id IS NULL AND lower(s.client) = m.email`,
-      `UPDATE import_stage s SET target_id = ch.id FROM chantiers ch WHERE ch.reference = s.reference`,
+      ...clientByReference,
+      `UPDATE import_stage s SET client_id = m.id FROM ${clientsByEmail(b)} m WHERE s.client_id IS NULL AND lower(s.client) = m.email`,
+      `UPDATE import_stage s SET target_id = ${b.id('chantier', 'ch')} FROM ${b.table('chantier')} ch WHERE ${b.col('chantier', 'reference', 'ch')}::text = s.reference`,
     ],
     checks: [
       `SELECT line, 'client', client, 'unknown client: no client has this reference or email (import the clients first)' FROM import_stage WHERE client_id IS NULL`,
       duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
+      ...labelCheck(b, 'chantier', 'statut', 'statut'),
     ],
-    insert: { statut: `coalesce(s.statut, 'prevu')`, date_debut: 's.date_debut::date', date_fin: 's.date_fin::date' },
-  },
-};
+  };
+}
+
+/** A value of the file (staging text) as the app's column stores it; `fresh` adds aj's defaults for new rows. */
+function valueOf(b: BusinessSql, entity: Entity, field: string, fresh: boolean): string {
+  const target = TARGET[entity];
+  const column = mappedField(field);
+  if (field === 'client') return 's.client_id';
+  if (field === 'type') {
+    const kind = fresh ? `coalesce(s.type, CASE WHEN s.raison_sociale IS NOT NULL OR s.siret IS NOT NULL THEN 'professionnel' ELSE 'particulier' END)` : 's.type';
+    return b.labelFrom(target, column, kind);
+  }
+  if (field === 'statut') return b.labelFrom(target, column, fresh ? `coalesce(s.statut, 'prevu')` : 's.statut');
+  if (field.startsWith('date_')) return `CASE WHEN s.${field} IS NOT NULL THEN ${b.fromDay(target, column, `s.${field}`)} END`;
+  return b.cast(target, column, `s.${field}`);
+}
+
+/** A label of the file (already one of aj's words) that the app's mapping has no label for. */
+function labelCheck(b: BusinessSql, entity: Target, field: string, column: string): string[] {
+  if (!b.has(entity, field)) return [];
+  const known = Object.entries(b.mapping.entities[entity].labels[field] ?? {}).filter(([, v]) => v.length > 0).map(([k]) => quoteLiteral(k));
+  const unknown = known.length > 0 ? `s.${column} NOT IN (${known.join(', ')})` : 'TRUE';
+  return [`SELECT line, '${column}', ${column}, 'the app has no ${field} label for "' || ${column} || '" (add it to the mapping or change the file)' FROM import_stage s WHERE s.${column} IS NOT NULL AND ${unknown}`];
+}
 
 /** Later lines repeating an earlier key; one aggregation, then a join only on the repeated keys. */
 function duplicateCheck(key: string, where: string, column: string): string {
@@ -86,11 +131,12 @@ function sameTargetCheck(noun: string): string {
  * Set-based checks and writes from the staging table, inside the caller's transaction.
  * Problems found here are logged; with skipInvalid their lines are dropped, else the caller rolls back.
  */
-export async function applyStaged(client: pg.PoolClient, entity: Entity, onConflict: OnConflict, problems: ProblemLog, skipInvalid: boolean): Promise<ApplyCounts> {
-  const sql = ENTITY_SQL[entity];
+export async function applyStaged(client: pg.PoolClient, b: BusinessSql, entity: Entity, fields: string[], onConflict: OnConflict, problems: ProblemLog, skipInvalid: boolean): Promise<ApplyCounts> {
+  const sql = entitySql(b, entity);
+  const target = TARGET[entity];
   for (const statement of sql.resolve) await client.query(statement);
   const checks = [...sql.checks];
-  if (onConflict === 'error') checks.push(`SELECT line, 'reference', reference, 'already exists as ${entity.replace(/s$/, '')} #' || target_id || ' (pass --on-conflict update or skip)' FROM import_stage WHERE target_id IS NOT NULL`);
+  if (onConflict === 'error') checks.push(`SELECT line, 'reference', reference, 'already exists as ${target} ' || target_id || ' (pass --on-conflict update or skip)' FROM import_stage WHERE target_id IS NOT NULL`);
   const bad = new Set<number>();
   for (const check of checks) {
     const { rows } = await client.query({ text: `${check} ORDER BY 1`, rowMode: 'array' });
@@ -102,23 +148,27 @@ export async function applyStaged(client: pg.PoolClient, entity: Entity, onConfl
   if (bad.size > 0 && !skipInvalid) return { inserted: 0, updated: 0, unchanged: 0, skipped: 0 };
   if (bad.size > 0) await client.query('DELETE FROM import_stage WHERE line = ANY($1)', [[...bad]]);
 
+  const written = writableFields(b, entity, fields);
+  const columnOf = (f: string) => quoteIdent(b.columnName(target, mappedField(f)));
   const matched = Number((await client.query('SELECT count(target_id) AS matched FROM import_stage')).rows[0].matched);
   let updated = 0;
   if (onConflict === 'update' && matched > 0) {
-    const cols = sql.columns.filter((c) => c !== 'reference' || entity === 'clients');
-    const next = cols.map((c) => `coalesce(${c === 'client_id' ? 's.client_id' : c.startsWith('date_') ? `s.${c}::date` : `s.${c}`}, t.${c})`);
+    const cols = written.filter((f) => f !== 'reference' || entity === 'clients');
+    const next = cols.map((f) => `coalesce(${valueOf(b, entity, f, false)}, t.${columnOf(f)})`);
     const result = await client.query(
-      `UPDATE ${sql.table} t SET ${cols.map((c, i) => `${c} = ${next[i]}`).join(', ')}, updated_at = now()
-        FROM import_stage s WHERE t.id = s.target_id AND (${cols.map((c) => `t.${c}`).join(', ')}) IS DISTINCT FROM (${next.join(', ')})`,
+      `UPDATE ${sql.table} t SET ${[...cols.map((f, i) => `${columnOf(f)} = ${next[i]}`), ...b.touch(target)].join(', ')}
+        FROM import_stage s WHERE ${b.id(target, 't')} = s.target_id AND (${cols.map((f) => `t.${columnOf(f)}`).join(', ')}) IS DISTINCT FROM (${next.join(', ')})`,
     );
     updated = result.rowCount ?? 0;
   }
-  const values = sql.columns.map((c) => sql.insert[c] ?? `s.${c}`);
+  const extras = b.insertExtras(target);
+  const columns = [...written.map(columnOf), ...extras.map(([c]) => c)];
+  const values = [...written.map((f) => valueOf(b, entity, f, true)), ...extras.map(([, v]) => v)];
   // A plain INSERT: matches were resolved above in this transaction under the import lock, and
   // ON CONFLICT's speculative insertion costs 50% more per row. A reference the web app creates
   // meanwhile fails the whole import (nothing written), see explainWriteError.
   const inserted = await client
-    .query(`INSERT INTO ${sql.table} (${sql.columns.join(', ')}) SELECT ${values.join(', ')} FROM import_stage s WHERE s.target_id IS NULL`)
+    .query(`INSERT INTO ${sql.table} (${columns.join(', ')}) SELECT ${values.join(', ')} FROM import_stage s WHERE s.target_id IS NULL`)
     .catch((error: unknown) => Promise.reject(explainWriteError(error, entity)));
   return {
     inserted: inserted.rowCount ?? 0,

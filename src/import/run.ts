@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { basename } from 'node:path';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
-import { type ApplyCounts, type OnConflict, applyStaged, copySql, stagingTableSql } from './apply.js';
+import { type ApplyCounts, type OnConflict, applyStaged, copySql, stagingTableSql, writableFields } from './apply.js';
 import { type Encoding, parseDelimiter, parseEncoding } from './detect.js';
 import { type Entity, fieldNames } from './entities.js';
 import { parseMapOverrides } from './headers.js';
@@ -38,6 +38,8 @@ export interface ImportResult extends ApplyCounts {
   read: number;
   invalid: number;
   unknownColumns: string[];
+  /** Fields the file has but the app's table has no column for: read and checked, not written. */
+  unusedFields: string[];
   problemCount: number;
   problems: RowProblem[];
   previousImport?: { runId: number; finishedAt: string };
@@ -58,6 +60,7 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
   const source = await openCsv(options.file, { encoding, delimiter });
 
   const db = await ctx.db();
+  const business = await ctx.business();
   const { acquireJobLock } = await import('../db/job-lock.js');
   const lock = await acquireJobLock(db, 'import', { wait: options.wait, signal: ctx.signal });
   const fileName = options.file === '-' ? '(stdin)' : basename(options.file);
@@ -73,7 +76,7 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
     const fields = fieldNames(options.entity);
     const { from } = await import('pg-copy-streams');
     const outcome = await db.tx(async (client) => {
-      await client.query(stagingTableSql(options.entity, fields));
+      await client.query(stagingTableSql(business, options.entity, fields));
       const staged = await stageCsv(source, client.query(from(copySql(fields))), {
         entity: options.entity,
         overrides,
@@ -84,7 +87,7 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
       rowsRead = staged.rowsRead;
       progress.done();
       ctx.io.debug(`staged ${staged.staged} of ${rowsRead} rows in ${Date.now() - started} ms`);
-      const counts = await applyStaged(client, options.entity, options.onConflict, problems, Boolean(options.skipInvalid));
+      const counts = await applyStaged(client, business, options.entity, fields, options.onConflict, problems, Boolean(options.skipInvalid));
       ctx.io.debug(`applied in ${Date.now() - started} ms since start`);
       const ok = problems.count === 0 || Boolean(options.skipInvalid);
       // Throwing is how db.tx rolls back: invalid rows without --skip-invalid, or a dry run.
@@ -111,6 +114,7 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
     return {
       runId, status, entity: options.entity, file: fileName, sha256, encoding: source.detected.encoding, delimiter: source.detected.delimiter,
       dryRun: Boolean(options.dryRun), read: rowsRead, invalid, ...counts, unknownColumns: outcome.staged.mapping.unknown,
+      unusedFields: unusedFields(outcome.staged.mapping.fields, writableFields(business, options.entity, fields)),
       problemCount: problems.count, problems: problems.first,
       previousImport: previous ? { runId: previous.id, finishedAt: previous.finished_at.toISOString() } : undefined,
       durationMs, rowsPerSecond: Math.round(rowsRead / Math.max(durationMs / 1000, 0.001)),
@@ -122,6 +126,10 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
   } finally {
     await lock.release();
   }
+}
+
+function unusedFields(inFile: Array<string | undefined>, writable: string[]): string[] {
+  return [...new Set(inFile.filter((f): f is string => f !== undefined && f !== 'client' && !writable.includes(f)))];
 }
 
 class Rollback extends Error {

@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { BusinessSql } from '../business/sql.js';
 import type { Db } from '../db/pool.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
@@ -39,25 +40,26 @@ export function parseDocumentRef(value: string): DocumentRef {
 
 export interface BusinessDocument {
   type: 'devis' | 'facture';
-  id: number;
+  /** The app's id, as text. */
+  id: string;
   numero: string;
   montantTtc: string;
   clientName: string;
   clientEmail: string | null;
 }
 
-/** The devis or facture by id or numero, with its client's name and email. */
-export async function findDocument(db: Db, ref: DocumentRef): Promise<BusinessDocument> {
-  const table = ref.type === 'devis' ? 'devis' : 'factures';
+/** The devis or facture by numero or id, with its client's name and email, from the app's mapped tables. */
+export async function findDocument(db: Db, b: BusinessSql, ref: DocumentRef): Promise<BusinessDocument> {
+  const entity = ref.type;
   const row = await db.one<BusinessDocument>(
-    `SELECT d.id, d.numero, d.montant_ttc::text AS "montantTtc", c.email AS "clientEmail",
-            COALESCE(c.raison_sociale, concat_ws(' ', c.prenom, c.nom)) AS "clientName"
-       FROM ${table} d JOIN clients c ON c.id = d.client_id
-      WHERE d.deleted_at IS NULL AND (d.numero = $1 OR ($1 ~ '^[0-9]+$' AND d.id = $1::bigint))
-      ORDER BY (d.numero = $1) DESC LIMIT 1`,
+    `SELECT ${b.id(entity, 'd')}::text AS id, ${b.col(entity, 'numero', 'd')}::text AS numero, ${b.col(entity, 'montantTtc', 'd')}::numeric::text AS "montantTtc",
+            ${b.col('client', 'email', 'c')}::text AS "clientEmail", ${b.clientName('c')} AS "clientName"
+       FROM ${b.table(entity)} d JOIN ${b.table('client')} c ON ${b.id('client', 'c')} = ${b.col(entity, 'clientId', 'd')}
+      WHERE ${b.notDeleted(entity, 'd')} AND (${b.col(entity, 'numero', 'd')}::text = $1 OR ${b.id(entity, 'd')}::text = $1)
+      ORDER BY (${b.col(entity, 'numero', 'd')}::text = $1) DESC LIMIT 1`,
     [ref.id],
   );
-  if (!row) throw new UsageError(`--document: no ${ref.type} ${ref.id}`, `check the ${ref.type} number or id`);
+  if (!row) throw new UsageError(`--document: no ${ref.type} ${ref.id} in ${b.tableName(entity)}`, `check the ${ref.type} number or id`);
   return { ...row, type: ref.type };
 }
 

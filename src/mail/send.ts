@@ -49,7 +49,7 @@ export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResu
   let doc: BusinessDocument | undefined;
   if (ref) {
     const db = await ctx.db();
-    doc = await findDocument(db, ref);
+    doc = await findDocument(db, await ctx.business(), ref);
     if (to.length === 0) {
       if (!doc.clientEmail) throw new UsageError(`--to: the client of ${doc.type} ${doc.numero} has no email address`, 'pass --to');
       to = parseMailboxes(`email of the client of ${doc.type} ${doc.numero}`, doc.clientEmail).map((m) => formatMailbox({ ...m, name: m.name || doc!.clientName }));
@@ -75,7 +75,7 @@ export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResu
     text: rendered?.text ?? text,
     html: rendered?.html ?? opts.html,
     template,
-    document: doc ? { type: doc.type, id: String(doc.id) } : undefined,
+    document: doc ? { type: doc.type, id: doc.id } : undefined,
     attachments,
   };
   const db = await ctx.db();

@@ -1,3 +1,4 @@
+import type { BusinessSql } from '../business/sql.js';
 import type { Db } from '../db/pool.js';
 import { isValidAddress } from '../mail/address.js';
 
@@ -19,7 +20,8 @@ export interface PlanOptions {
 
 export interface PlannedReminder {
   documentType: 'facture' | 'devis';
-  documentId: number;
+  /** The app's id, as text (cuid, uuid or a number). */
+  documentId: string;
   numero: string;
   level: string;
   /** The day this level became due. */
@@ -29,7 +31,7 @@ export interface PlannedReminder {
   validUntil: string | null;
   daysLate: number;
   amount: string;
-  clientId: number;
+  clientId: string;
   clientName: string;
   clientType: 'particulier' | 'professionnel';
   email: string | null;
@@ -38,7 +40,7 @@ export interface PlannedReminder {
 }
 
 export interface ExpiringQuote {
-  documentId: number;
+  documentId: string;
   numero: string;
   validUntil: string;
   clientName: string;
@@ -46,7 +48,7 @@ export interface ExpiringQuote {
 
 export interface StuckReminder {
   documentType: string;
-  documentId: number;
+  documentId: string;
   level: string;
   claimedAt: string;
 }
@@ -58,53 +60,98 @@ export interface Plan {
   stuck: StuckReminder[];
 }
 
-const CLIENT = `c.id AS "clientId", c.type AS "clientType", NULLIF(btrim(c.email), '') AS email,
-  COALESCE(c.raison_sociale, concat_ws(' ', c.prenom, c.nom)) AS "clientName"`;
+/** The client's columns every reminder needs, from the mapped client table `c`. */
+function clientColumns(b: BusinessSql): string {
+  return `${b.id('client', 'c')}::text AS "clientId", ${b.labelTo('client', 'type', 'c', 'particulier')} AS "clientType",
+    NULLIF(btrim(${b.col('client', 'email', 'c')}::text), '') AS email, ${b.clientName('c')} AS "clientName"`;
+}
 
-const CLIENT_OK = `c.deleted_at IS NULL AND NOT c.reminders_paused`;
+/** Clients that may be reminded: not deleted, not paused (when the app has such a column). */
+function clientOk(b: BusinessSql): string {
+  const paused = b.has('client', 'remindersPaused') ? `AND NOT COALESCE(${b.col('client', 'remindersPaused', 'c')}, false)` : '';
+  return `${b.notDeleted('client', 'c')} ${paused}`;
+}
+
+const clientJoin = (b: BusinessSql, entity: 'facture' | 'devis') => `JOIN ${b.table('client')} c ON ${b.id('client', 'c')} = ${b.col(entity, 'clientId', 'd')}`;
 
 // Claimed or finished at this level: not planned again. `sending` rows are kept back unless $resend.
-const LOGGED = (type: string, levelTest: string, resendParam: string) => `EXISTS (SELECT 1 FROM reminder_log l
-  WHERE l.document_type = '${type}' AND l.document_id = d.id AND ${levelTest}
+const LOGGED = (type: string, idExpr: string, levelTest: string, resendParam: string) => `EXISTS (SELECT 1 FROM reminder_log l
+  WHERE l.document_type = '${type}' AND l.document_id = ${idExpr} AND ${levelTest}
     AND (l.status IN ('sent', 'done') OR (l.status = 'sending' AND NOT ${resendParam})))`;
 
+/** An invoice's due day: its due date, else 30 days after its issue date. */
+function invoiceDueDay(b: BusinessSql): string {
+  const emitted = b.has('facture', 'dateEmission') ? `${b.day('facture', 'dateEmission', 'd')} + 30` : undefined;
+  if (!b.has('facture', 'dateEcheance')) return emitted!;
+  const due = b.day('facture', 'dateEcheance', 'd');
+  return emitted ? `COALESCE(${due}, ${emitted})` : due;
+}
+
+/** Sent, unpaid, not deleted invoices. */
+function invoiceOpen(b: BusinessSql): string {
+  const unpaid = b.has('facture', 'datePaiement') ? `AND ${b.col('facture', 'datePaiement', 'd')} IS NULL` : '';
+  return `${b.isLabel('facture', 'statut', 'envoyee', 'd')} ${unpaid} AND ${b.notDeleted('facture', 'd')}`;
+}
+
 // MATERIALIZED: the level is computed once per invoice, not again in each later use.
-export const INVOICES_DUE = `
+export function invoicesDueSql(b: BusinessSql): string {
+  return `
   WITH due AS MATERIALIZED (
-    SELECT d.id, d.numero, d.montant_ttc, d.due_date, ${CLIENT},
+    SELECT d.id, d.numero, d.montant, d.due_date, "clientId", "clientType", email, "clientName",
            (SELECT count(*) FROM unnest($2::int[]) n WHERE d.due_date + n <= $1::date)::int AS lvl
-      FROM (SELECT f.*, COALESCE(f.date_echeance, f.date_emission + 30) AS due_date FROM factures f) d JOIN clients c ON c.id = d.client_id
-     WHERE d.statut = 'envoyee' AND d.date_paiement IS NULL AND d.deleted_at IS NULL AND ${CLIENT_OK}
-       AND d.due_date + ($2::int[])[1] <= $1::date)
+      FROM (SELECT ${b.id('facture', 'd')}::text AS id, ${b.col('facture', 'numero', 'd')}::text AS numero,
+                   ${b.col('facture', 'montantTtc', 'd')}::numeric AS montant, ${invoiceDueDay(b)} AS due_date, ${clientColumns(b)}
+              FROM ${b.table('facture')} d ${clientJoin(b, 'facture')}
+             WHERE ${invoiceOpen(b)} AND ${clientOk(b)}) d
+     WHERE d.due_date + ($2::int[])[1] <= $1::date)
   SELECT 'facture' AS "documentType", d.id AS "documentId", d.numero, 'relance-' || d.lvl AS level,
          (d.due_date + ($2::int[])[d.lvl])::text AS "dueSince", d.due_date::text AS "referenceDate", NULL AS "validUntil",
-         ($1::date - d.due_date) AS "daysLate", d.montant_ttc::text AS amount, "clientId", "clientType", email, "clientName"
+         ($1::date - d.due_date) AS "daysLate", d.montant::text AS amount, "clientId", "clientType", email, "clientName"
     FROM due d
-   WHERE NOT ${LOGGED('facture', `l.level ~ '^relance-[0-9]+$' AND substring(l.level FROM 9)::int >= d.lvl`, '$3')}
+   WHERE NOT ${LOGGED('facture', 'd.id', `l.level ~ '^relance-[0-9]+$' AND substring(l.level FROM 9)::int >= d.lvl`, '$3')}
    ORDER BY d.due_date + ($2::int[])[d.lvl], d.id`;
+}
 
-export const QUOTES_DUE = `
+/** The day a quote was sent (else issued): what its reminder counts from. */
+const quoteSentDay = (b: BusinessSql) => b.day('devis', b.has('devis', 'dateEnvoi') ? 'dateEnvoi' : 'dateEmission', 'd');
+const quoteValidUntil = (b: BusinessSql) => (b.has('devis', 'dateValidite') ? b.day('devis', 'dateValidite', 'd') : 'NULL::date');
+
+/** Sent, unsigned, not deleted quotes. */
+function quoteOpen(b: BusinessSql): string {
+  const unsigned = b.has('devis', 'dateSignature') ? `AND ${b.col('devis', 'dateSignature', 'd')} IS NULL` : '';
+  return `${b.isLabel('devis', 'statut', 'envoye', 'd')} ${unsigned} AND ${b.notDeleted('devis', 'd')}`;
+}
+
+export function quotesDueSql(b: BusinessSql): string {
+  return `
   SELECT 'devis' AS "documentType", d.id AS "documentId", d.numero, 'relance' AS level,
-         (d.date_envoi + $2::int)::text AS "dueSince", d.date_envoi::text AS "referenceDate", d.date_validite::text AS "validUntil",
-         ($1::date - d.date_envoi - $2::int) AS "daysLate", d.montant_ttc::text AS amount, ${CLIENT}
-    FROM devis d JOIN clients c ON c.id = d.client_id
-   WHERE d.statut = 'envoye' AND d.date_signature IS NULL AND d.deleted_at IS NULL AND ${CLIENT_OK}
-     AND d.date_envoi + $2::int <= $1::date AND (d.date_validite IS NULL OR d.date_validite >= $1::date)
-     AND NOT ${LOGGED('devis', `l.level = 'relance'`, '$3')}
-   ORDER BY d.date_envoi, d.id`;
+         (d.sent_day + $2::int)::text AS "dueSince", d.sent_day::text AS "referenceDate", d.valid_until::text AS "validUntil",
+         ($1::date - d.sent_day - $2::int) AS "daysLate", d.montant::text AS amount, "clientId", "clientType", email, "clientName"
+    FROM (SELECT ${b.id('devis', 'd')}::text AS id, ${b.col('devis', 'numero', 'd')}::text AS numero, ${b.col('devis', 'montantTtc', 'd')}::numeric AS montant,
+                 ${quoteSentDay(b)} AS sent_day, ${quoteValidUntil(b)} AS valid_until, ${clientColumns(b)}
+            FROM ${b.table('devis')} d ${clientJoin(b, 'devis')}
+           WHERE ${quoteOpen(b)} AND ${clientOk(b)}) d
+   WHERE d.sent_day + $2::int <= $1::date AND (d.valid_until IS NULL OR d.valid_until >= $1::date)
+     AND NOT ${LOGGED('devis', 'd.id', `l.level = 'relance'`, '$3')}
+   ORDER BY d.sent_day, d.id`;
+}
 
-/** Sent, unsigned quotes whose validity ended before the day: they become `expire`. */
-export const EXPIRING_WHERE = `d.statut = 'envoye' AND d.date_signature IS NULL AND d.deleted_at IS NULL AND d.date_validite < $1::date`;
+/** Sent, unsigned quotes whose validity ended before the day $1: they become `expire`. Quotes without a validity never expire. */
+export function expiringWhere(b: BusinessSql): string {
+  if (!b.has('devis', 'dateValidite')) return 'FALSE';
+  return `${quoteOpen(b)} AND ${b.day('devis', 'dateValidite', 'd')} < $1::date`;
+}
 
-export async function planReminders(db: Db, opts: PlanOptions): Promise<Plan> {
+export async function planReminders(db: Db, b: BusinessSql, opts: PlanOptions): Promise<Plan> {
   const wants = (what: Only) => !opts.only || opts.only === what;
   const [invoices, quotes, expiring, stuck] = await Promise.all([
-    wants('invoices') ? db.query<PlannedReminder>(INVOICES_DUE, [opts.asOf, opts.invoiceDays, opts.resendStuck]) : [],
-    wants('quotes') ? db.query<PlannedReminder>(QUOTES_DUE, [opts.asOf, opts.quoteDays, opts.resendStuck]) : [],
+    wants('invoices') ? db.query<PlannedReminder>(invoicesDueSql(b), [opts.asOf, opts.invoiceDays, opts.resendStuck]) : [],
+    wants('quotes') ? db.query<PlannedReminder>(quotesDueSql(b), [opts.asOf, opts.quoteDays, opts.resendStuck]) : [],
     wants('expiry')
       ? db.query<ExpiringQuote>(
-          `SELECT d.id AS "documentId", d.numero, d.date_validite::text AS "validUntil", COALESCE(c.raison_sociale, concat_ws(' ', c.prenom, c.nom)) AS "clientName"
-             FROM devis d JOIN clients c ON c.id = d.client_id WHERE ${EXPIRING_WHERE} ORDER BY d.date_validite, d.id`,
+          `SELECT ${b.id('devis', 'd')}::text AS "documentId", ${b.col('devis', 'numero', 'd')}::text AS numero, ${quoteValidUntil(b)}::text AS "validUntil", "clientName"
+             FROM ${b.table('devis')} d CROSS JOIN LATERAL (SELECT ${clientColumns(b)} FROM ${b.table('client')} c WHERE ${b.id('client', 'c')} = ${b.col('devis', 'clientId', 'd')}) c
+            WHERE ${expiringWhere(b)} ORDER BY 3, 1`,
           [opts.asOf],
         )
       : [],
@@ -113,8 +160,8 @@ export async function planReminders(db: Db, opts: PlanOptions): Promise<Plan> {
          FROM reminder_log WHERE status = 'sending' ORDER BY claimed_at`,
     ),
   ]);
-  const reminders = [...invoices, ...quotes].map((r) => ({ ...r, documentId: Number(r.documentId), clientId: Number(r.clientId), skip: skipReason(r.email) }));
-  return { asOf: opts.asOf, reminders, expiring: expiring.map((e) => ({ ...e, documentId: Number(e.documentId) })), stuck: stuck.map((s) => ({ ...s, documentId: Number(s.documentId), claimedAt: new Date(s.claimedAt).toISOString() })) };
+  const reminders = [...invoices, ...quotes].map((r) => ({ ...r, skip: skipReason(r.email) }));
+  return { asOf: opts.asOf, reminders, expiring, stuck: stuck.map((s) => ({ ...s, claimedAt: new Date(s.claimedAt).toISOString() })) };
 }
 
 function skipReason(email: string | null): string | undefined {

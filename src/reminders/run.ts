@@ -1,3 +1,4 @@
+import type { BusinessSql } from '../business/sql.js';
 import type { Context } from '../context.js';
 import type { Db } from '../db/pool.js';
 import { acquireJobLock } from '../db/job-lock.js';
@@ -5,8 +6,9 @@ import { type BatchItem, sendBatch } from '../mail/bulk.js';
 import type { DeliveryOutcome, OutgoingMessage } from '../mail/history.js';
 import { formatEuros } from '../mail/send.js';
 import { renderTemplate } from '../mail/templates.js';
+import { quoteIdent } from '../business/sql.js';
 import { businessDate, frenchDate } from './dates.js';
-import { EXPIRING_WHERE, type Only, type Plan, type PlannedReminder, planReminders } from './plan.js';
+import { type Only, type Plan, type PlannedReminder, expiringWhere, planReminders } from './plan.js';
 
 export interface RunOptions {
   dryRun: boolean;
@@ -20,7 +22,7 @@ export interface RunOptions {
 
 export interface SentReminder {
   documentType: string;
-  documentId: number;
+  documentId: string;
   numero: string;
   level: string;
   email: string;
@@ -35,7 +37,7 @@ export interface RunSummary {
   plan: Plan;
   sent: number;
   failed: number;
-  skipped: Array<{ documentType: string; documentId: number; numero: string; level: string; reason: string }>;
+  skipped: Array<{ documentType: string; documentId: string; numero: string; level: string; reason: string }>;
   expired: number;
   /** Claimed by a run that crashed: not re-sent without --resend-stuck. */
   stuck: number;
@@ -53,9 +55,10 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
   const dryRun = opts.dryRun || !config.autoSendEnabled;
   if (!opts.dryRun && !config.autoSendEnabled) ctx.io.notice('AUTO_SEND_ENABLED is false: planning only, nothing is sent or changed');
   const db = await ctx.db();
+  const business = await ctx.business();
   const lock = dryRun ? undefined : await acquireJobLock(db, 'reminders', { wait: opts.wait, signal: ctx.signal });
   try {
-    const plan = await planReminders(db, { asOf, invoiceDays: config.reminderInvoiceDays, quoteDays: config.reminderQuoteDays, only: opts.only, resendStuck: opts.resendStuck });
+    const plan = await planReminders(db, business, { asOf, invoiceDays: config.reminderInvoiceDays, quoteDays: config.reminderQuoteDays, only: opts.only, resendStuck: opts.resendStuck });
     const summary: RunSummary = { asOf, dryRun, plan, sent: 0, failed: 0, skipped: [], expired: 0, stuck: plan.stuck.length, results: [] };
     const sendable: PlannedReminder[] = [];
     for (const r of plan.reminders) {
@@ -81,7 +84,7 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
         email: item.meta.email!, status: outcome.status, messageId: outcome.id, error: outcome.error,
       }));
     }
-    if (!opts.only || opts.only === 'expiry') summary.expired = await expireQuotes(db, asOf);
+    if (!opts.only || opts.only === 'expiry') summary.expired = await expireQuotes(db, business, asOf);
     return summary;
   } finally {
     await lock?.release();
@@ -108,10 +111,11 @@ async function settle(db: Db, r: PlannedReminder, outcome: DeliveryOutcome): Pro
   );
 }
 
-/** One statement: the status change and its log rows commit together. */
-async function expireQuotes(db: Db, asOf: string): Promise<number> {
+/** One statement: the status change (and the app's updatedAt) and its log rows commit together. */
+async function expireQuotes(db: Db, b: BusinessSql, asOf: string): Promise<number> {
+  const set = [`${quoteIdent(b.columnName('devis', 'statut'))} = ${b.labelValue('devis', 'statut', 'expire')}`, ...b.touch('devis')];
   const rows = await db.query(
-    `WITH expired AS (UPDATE devis d SET statut = 'expire', updated_at = now() WHERE ${EXPIRING_WHERE} RETURNING d.id)
+    `WITH expired AS (UPDATE ${b.table('devis')} d SET ${set.join(', ')} WHERE ${expiringWhere(b)} RETURNING ${b.id('devis', 'd')}::text AS id)
      INSERT INTO reminder_log (document_type, document_id, level, status, finished_at)
      SELECT 'devis', id, 'expiration', 'done', now() FROM expired
      ON CONFLICT (document_type, document_id, level) DO UPDATE SET status = 'done', finished_at = now()
@@ -142,7 +146,7 @@ export async function composeReminder(r: PlannedReminder, from: string, companyB
     text: rendered.text,
     html: rendered.html,
     template: rendered.name,
-    document: { type: r.documentType, id: String(r.documentId) },
+    document: { type: r.documentType, id: r.documentId },
     attachments: [],
   };
 }
