@@ -11,6 +11,7 @@ const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(p
   mail: { summary: 'send mail with the company BCC; message history and retries', load: () => import('../commands/mail.js') },
   reminders: { summary: 'unpaid-invoice and unsigned-quote reminders, quote expiry', load: () => import('../commands/reminders.js') },
   import: { summary: 'import clients and chantiers from CSV files', load: () => import('../commands/import.js') },
+  schema: { summary: "map the web app's business tables: detect a mapping, check it", load: () => import('../commands/schema.js') },
   db: { summary: 'database migrations', load: () => import('../commands/db.js') },
   config: { summary: 'show the effective configuration (secrets redacted)', load: () => import('../commands/config.js') },
   status: { summary: 'health of the scheduled jobs: last runs, backups, archive, reminders, mail', load: () => import('../commands/status.js') },
