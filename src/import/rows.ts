@@ -72,7 +72,8 @@ export class RowValidator {
   private completeClient(values: Array<string | null>, line: number, problems: RowProblem[]): void {
     const raisonSociale = this.get(values, 'raison_sociale');
     if (!this.get(values, 'nom') && raisonSociale) this.set(values, 'nom', raisonSociale);
-    if (!this.get(values, 'type')) this.set(values, 'type', raisonSociale || this.get(values, 'siret') ? 'professionnel' : 'particulier');
+    // No type here: a new client's is derived on insert (raison sociale or SIRET: professionnel), and an
+    // update without a type column keeps the stored one.
     if (!this.get(values, 'nom') && !problems.some((p) => p.column === this.column('nom'))) {
       problems.push({ line, column: this.column('nom'), value: '', reason: 'required: a client needs a nom or a raison sociale' });
     }
