@@ -16,12 +16,12 @@ export interface MappingCheck {
 const INSERTED: readonly EntityName[] = ['client', 'chantier'];
 
 const KIND_TYPES: Record<Exclude<FieldKind, 'link'>, { fits: (c: ColumnInfo) => boolean; expected: string }> = {
-  day: { fits: (c) => DAY_TYPES.has(c.baseType) || INSTANT_TYPES.has(c.baseType), expected: 'date, timestamp or timestamptz' },
-  instant: { fits: (c) => INSTANT_TYPES.has(c.baseType), expected: 'timestamp or timestamptz' },
-  amount: { fits: (c) => AMOUNT_TYPES.has(c.baseType), expected: 'numeric, an integer, a float or money' },
-  text: { fits: (c) => TEXT_TYPES.has(c.baseType), expected: 'text, varchar, char or citext' },
-  label: { fits: (c) => TEXT_TYPES.has(c.baseType) || c.isEnum, expected: 'an enum, text or varchar' },
-  flag: { fits: (c) => c.baseType === 'bool', expected: 'boolean' },
+  day: { fits: (c) => DAY_TYPES.has(c.baseType) || INSTANT_TYPES.has(c.baseType), expected: 'a day needs date, timestamp or timestamptz' },
+  instant: { fits: (c) => INSTANT_TYPES.has(c.baseType), expected: 'an instant needs timestamp or timestamptz' },
+  amount: { fits: (c) => AMOUNT_TYPES.has(c.baseType), expected: 'an amount needs numeric, an integer, a float or money' },
+  text: { fits: (c) => TEXT_TYPES.has(c.baseType), expected: 'text needs text, varchar, char or citext' },
+  label: { fits: (c) => TEXT_TYPES.has(c.baseType) || c.isEnum, expected: 'a label needs an enum, text or varchar' },
+  flag: { fits: (c) => c.baseType === 'bool', expected: 'a flag needs boolean' },
 };
 
 /** Whether a column's type can hold a field of this kind (links are compared with the client id instead). */
@@ -120,7 +120,7 @@ function checkEntity(name: EntityName, entity: EntityMapping, table: TableInfo, 
         out.problems.push(`${name}.${field}: column "${columnName}" is ${column.type}, the client id is ${clientId.type}`);
       }
     } else if (!kindFits(spec.kind, column)) {
-      out.problems.push(`${name}.${field}: column "${columnName}" is ${column.type}; ${spec.kind === 'label' ? 'a label' : `a ${spec.kind}`} needs ${KIND_TYPES[spec.kind].expected}`);
+      out.problems.push(`${name}.${field}: column "${columnName}" is ${column.type}; ${KIND_TYPES[spec.kind].expected}`);
     }
   }
 

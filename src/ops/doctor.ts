@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Context, StoreName } from '../context.js';
-import { describeError } from '../errors.js';
+import { ConfigError, describeError } from '../errors.js';
 import { sha256Of } from '../storage/hashing.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -32,6 +32,7 @@ export async function runDoctor(ctx: Context): Promise<DoctorReport> {
     return { ok: false, checks };
   }
   const serverMajor = await databaseChecks(ctx, checks);
+  if (serverMajor !== undefined) checks.push(await businessSchemaCheck(ctx, checks.some((c) => c.name === 'migrations' && c.status === 'warn')));
   for (const tool of ['pg_dump', 'pg_restore'] as const) checks.push(await toolCheck(ctx, tool, serverMajor));
   for (const name of ['backup', 'archive'] as const) checks.push(await storageCheck(ctx, name));
   checks.push(await mailCheck(ctx));
@@ -64,6 +65,24 @@ async function databaseChecks(ctx: Context, checks: Check[]): Promise<number | u
     checks.push(fail('database', error, 'check DATABASE_URL'));
   }
   return serverMajor;
+}
+
+/** The business mapping against the live tables, as `aj schema check` does it. */
+async function businessSchemaCheck(ctx: Context, migrationsPending: boolean): Promise<Check> {
+  const name = 'business schema';
+  try {
+    const { runSchemaCheck } = await import('../business/check.js');
+    const report = await runSchemaCheck(ctx);
+    const what = report.source === 'built-in' ? 'built-in standalone tables' : report.source;
+    // Doctor does not migrate: on a new database aj's own tables are simply not created yet.
+    if (!report.ok && report.source === 'built-in' && migrationsPending) return { name, status: 'warn', detail: `${what}: not created yet`, hint: 'run `aj db migrate`' };
+    if (!report.ok) return { name, status: 'fail', detail: `${what}: ${report.problems.length} problem(s), first: ${report.problems[0]}`, hint: 'run `aj schema check` for all of them and fix the mapping file' };
+    if (report.notes.length > 0) return { name, status: 'warn', detail: `${what} fits; ${report.notes.length} note(s), first: ${report.notes[0]}`, hint: 'run `aj schema check` to read them' };
+    return ok(name, `${what} fit the database`);
+  } catch (error) {
+    // A ConfigError (no file on an app database, unreadable file) names its own fix.
+    return fail(name, error, error instanceof ConfigError ? undefined : 'run `aj schema check`');
+  }
 }
 
 async function toolCheck(ctx: Context, tool: 'pg_dump' | 'pg_restore', serverMajor: number | undefined): Promise<Check> {

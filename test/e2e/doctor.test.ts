@@ -51,8 +51,8 @@ describe('aj doctor', () => {
     expect(exitCode).toBe(0);
     expect(stderr).toBe('');
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail']);
-    for (const name of ['config', 'database', 'migrations', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail']) {
+    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail']);
+    for (const name of ['config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail']) {
       expect(check(name), name).toMatchObject({ status: 'ok' });
     }
     expect(check('backup storage')!.detail).toBe('s3://aj-backups/doctor (writable)');
@@ -74,6 +74,7 @@ describe('aj doctor', () => {
       const { exitCode, check } = await doctor({ DATABASE_URL: fresh.url, AJ_DATA_DIR: dataDir });
       expect(exitCode).toBe(0);
       expect(check('migrations')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/pending$/) });
+      expect(check('business schema')).toMatchObject({ status: 'warn', detail: 'built-in standalone tables: not created yet', hint: 'run `aj db migrate`' });
       expect(check('backup storage')).toMatchObject({ status: 'warn', hint: expect.stringContaining('BACKUP_BUCKET') });
       expect(check('archive storage')).toMatchObject({ status: 'warn', hint: expect.stringContaining('ARCHIVE_BUCKET') });
       expect(check('mail')).toMatchObject({ status: 'warn', detail: `outbox ${join(dataDir, 'outbox')}` });
