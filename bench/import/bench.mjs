@@ -61,7 +61,7 @@ try {
     await admin(`CREATE DATABASE "${db}"`);
     await timed('node', [bin, 'db', 'migrate'], { DATABASE_URL: urlFor(db) });
   }
-  const psql = await timed('psql', [urlFor(dbs[0]), '-v', 'ON_ERROR_STOP=1', '-c', `\\copy clients(${COLUMNS}) FROM '${csv}' WITH (FORMAT csv, HEADER true, DELIMITER ';')`], {});
+  const psql = await timed('psql', [urlFor(dbs[0]), '-v', 'ON_ERROR_STOP=1', '-c', `\\copy aj.clients(${COLUMNS}) FROM '${csv}' WITH (FORMAT csv, HEADER true, DELIMITER ';')`], {});
   const aj = await timed('node', [bin, 'import', 'csv', csv, '--entity', 'clients', '--json'], { DATABASE_URL: urlFor(dbs[1]) });
   const summary = JSON.parse(aj.out.slice(aj.out.indexOf('{')));
   if (summary.inserted !== rows) throw new Error(`aj inserted ${summary.inserted} of ${rows} rows`);

@@ -32,7 +32,8 @@ const time = async (fn) => { const t = performance.now(); const r = await fn(); 
 const adminClient = new pg.Client({ connectionString: admin });
 await adminClient.connect();
 await adminClient.query(`CREATE DATABASE "${dbName}"`);
-const client = new pg.Client({ connectionString: url.toString() });
+// aj's standalone tables live in its own schema (AJ_DB_SCHEMA, default aj).
+const client = new pg.Client({ connectionString: url.toString(), options: '-c search_path=aj' });
 try {
   if ((await aj(['db', 'migrate'])).exitCode !== 0) throw new Error('migrate failed');
   await client.connect();
