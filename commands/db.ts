@@ -5,14 +5,24 @@ import { renderTable } from '../src/render.js';
 export function register(program: Command, ctx: Context): void {
   const db = program.command('db').description('database migrations');
   db.command('migrate')
-    .description('apply pending migrations, in order, under an advisory lock')
+    .description(`apply pending migrations, in order, under an advisory lock, in aj's own schema (AJ_DB_SCHEMA)`)
     .option('--json', 'print the applied migrations as JSON')
-    .addHelpText('after', '\nExamples:\n  aj db migrate\n\nA migration changed after it was applied is refused (exit 3).\n')
+    .addHelpText('after', `
+Examples:
+  aj db migrate
+  AJ_DB_SCHEMA=aj_ops aj db migrate --json
+
+aj creates its schema when missing and never changes anything outside it. The first run after an
+install that kept aj's tables in public moves them (data, sequences, indexes) into aj's schema.
+A migration changed after it was applied is refused (exit 3).
+`)
     .action(async (opts: { json?: boolean }) => {
       const { migrate } = await import('../src/db/migrate.js');
-      const applied = await migrate(await ctx.db({ migrate: false }));
+      const db = await ctx.db({ migrate: false });
+      const { applied, relocated } = await migrate(db);
       const result = applied.map((m) => ({ version: m.version, name: m.name }));
-      if (opts.json) return ctx.io.json({ applied: result });
+      if (opts.json) return ctx.io.json({ schema: db.schema, relocated, applied: result });
+      if (relocated.length > 0) ctx.io.out(`moved from public into schema ${db.schema}: ${relocated.join(', ')}`);
       if (applied.length === 0) ctx.io.notice('database is up to date');
       else ctx.io.out(result.map((m) => `applied ${m.version}_${m.name}`).join('\n'));
     });

@@ -72,7 +72,7 @@ await adminClient.connect();
 await adminClient.query(`CREATE DATABASE "${dbName}"`);
 const url = new URL(admin);
 url.pathname = `/${dbName}`;
-const db = await Db.connect(parseDatabaseUrl(url.toString()));
+const db = await Db.connect(parseDatabaseUrl(url.toString()), { schema: 'aj' });
 try {
   await migrate(db);
   await raw(); // warm-up: connections, JIT

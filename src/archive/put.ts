@@ -1,7 +1,6 @@
 import { basename } from 'node:path';
 import type pg from 'pg';
 import type { Context } from '../context.js';
-import { connectClient } from '../db/pool.js';
 import { OperationError, UsageError, describeError } from '../errors.js';
 import { type ObjectInfo, type ObjectStore, SHA256_METADATA, compareKeys } from '../storage/store.js';
 import { insertDocuments, lockDocuments, versionsOfEach } from './catalog.js';
@@ -73,7 +72,7 @@ export async function runArchivePut(opts: ArchivePutOptions, ctx: Context): Prom
   for (let i = 0; i < ordered.length; i += BATCH_SIZE) batches.push(ordered.slice(i, i + BATCH_SIZE));
   const clients: pg.Client[] = [];
   try {
-    for (let i = 0; i < Math.min(BATCHES_IN_FLIGHT, batches.length); i += 1) clients.push(await connectClient(db.target, 'aj archive put'));
+    for (let i = 0; i < Math.min(BATCHES_IN_FLIGHT, batches.length); i += 1) clients.push(await db.connectClient('aj archive put'));
     const concurrency = workerCount(opts.concurrency, planned.length);
     const target: Omit<BatchTarget, 'client' | 'batchNumber'> = {
       type,

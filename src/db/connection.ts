@@ -12,7 +12,7 @@ export interface PgTarget {
   password?: string;
   /** Parameters libpq understands (sslmode, connect_timeout, ...); Prisma's extras are dropped. */
   params: Record<string, string>;
-  /** Prisma's `?schema=` turned into a search_path. */
+  /** Prisma's `?schema=`: where the web app's tables live. aj's own search_path never comes from it. */
   schema?: string;
 }
 
@@ -60,8 +60,11 @@ export function withDatabase(target: PgTarget, database: string): PgTarget {
   return { ...target, database };
 }
 
-/** node-postgres client options for a target. */
-export function pgClientConfig(target: PgTarget, applicationName = 'aj') {
+/**
+ * node-postgres client options for a target. `searchPath` is set at connection start, after any
+ * `options` of the URL, so that it wins over a search_path given there.
+ */
+export function pgClientConfig(target: PgTarget, { applicationName = 'aj', searchPath }: { applicationName?: string; searchPath?: string } = {}) {
   const ssl = target.params.sslmode && !['disable', 'allow', 'prefer'].includes(target.params.sslmode)
     ? { rejectUnauthorized: ['verify-ca', 'verify-full'].includes(target.params.sslmode) }
     : undefined;
@@ -75,7 +78,7 @@ export function pgClientConfig(target: PgTarget, applicationName = 'aj') {
     ssl,
     application_name: applicationName,
     connectionTimeoutMillis: Number(target.params.connect_timeout ?? 10) * 1000,
-    options: target.schema ? `-c search_path=${target.schema},public` : undefined,
+    options: [target.params.options, searchPath && `-c search_path=${searchPath}`].filter(Boolean).join(' ') || undefined,
   };
 }
 
@@ -102,7 +105,6 @@ export async function libpqEnv(target: PgTarget): Promise<{ env: Record<string, 
     connect_timeout: 'PGCONNECT_TIMEOUT', target_session_attrs: 'PGTARGETSESSIONATTRS', options: 'PGOPTIONS',
   };
   for (const [param, name] of Object.entries(fromParams)) if (target.params[param]) env[name] = target.params[param]!;
-  if (target.schema && !env.PGOPTIONS) env.PGOPTIONS = `-c search_path=${target.schema},public`;
   if (target.password === undefined) return { env, cleanup: async () => undefined };
   const dir = await mkdtemp(join(tmpdir(), 'aj-pgpass-'));
   const passfile = join(dir, 'pgpass');

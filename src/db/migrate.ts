@@ -3,13 +3,22 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, OperationError } from '../errors.js';
 import { assetPath } from '../paths.js';
+import type pg from 'pg';
+import { quoteIdent } from './identifiers.js';
 import type { Db } from './pool.js';
+import { relocateEarlierInstall } from './relocate.js';
 
 export interface Migration {
   version: number;
   name: string;
   sql: string;
   checksum: string;
+}
+
+export interface MigrateResult {
+  applied: Migration[];
+  /** Tables of an earlier install moved from public into aj's schema (once, before applying). */
+  relocated: string[];
 }
 
 export interface MigrationStatus {
@@ -71,14 +80,17 @@ export async function migrationStatus(db: Db, migrations = loadMigrations()): Pr
 
 /**
  * Applies pending migrations in order, each in its own transaction, under an advisory lock.
- * An applied migration whose file changed is refused: the schema would no longer match the repo.
+ * Everything happens in aj's schema (the session's only search_path): the migration files name no
+ * schema. An applied migration whose file changed is refused: the schema would no longer match the repo.
  */
-export async function migrate(db: Db, migrations = loadMigrations()): Promise<Migration[]> {
+export async function migrate(db: Db, migrations = loadMigrations()): Promise<MigrateResult> {
   // Every command starts here: when all is applied and unchanged, one query and no lock.
-  if (await upToDate(db, migrations)) return [];
+  if (await upToDate(db, migrations)) return { applied: [], relocated: [] };
   const client = await db.client();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await ensureSchema(client, db.schema);
+    const relocated = await relocateEarlierInstall(client, db.schema);
     await client.query(CREATE_LEDGER);
     const { rows } = await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM aj_migrations');
     const applied = new Map(rows.map((r) => [r.version, r.checksum]));
@@ -103,9 +115,27 @@ export async function migrate(db: Db, migrations = loadMigrations()): Promise<Mi
         throw new OperationError(`migration ${m.version}_${m.name} failed: ${(error as Error).message}`, 'nothing of it was applied; fix the database or the migration', { cause: error });
       }
     }
-    return pending;
+    return { applied: pending, relocated };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     client.release();
+  }
+}
+
+/**
+ * CREATE SCHEMA needs the CREATE privilege on the database even when the schema exists, so it is
+ * only attempted when missing: a DBA may create the schema for aj's user and grant nothing more.
+ */
+async function ensureSchema(client: pg.PoolClient, schema: string): Promise<void> {
+  const { rows } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+  if (rows.length > 0) return;
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+  } catch (error) {
+    throw new OperationError(
+      `cannot create schema ${schema} for aj's tables: ${(error as Error).message}`,
+      `create it for aj's database user (CREATE SCHEMA ${schema} AUTHORIZATION <user>) or set AJ_DB_SCHEMA to a schema it owns`,
+      { cause: error },
+    );
   }
 }

@@ -4,24 +4,35 @@ import { type PgTarget, pgClientConfig } from './connection.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
+export interface DbOptions {
+  /** aj's own schema (AJ_DB_SCHEMA): the whole search_path of every session, see Db.connect. */
+  schema: string;
+  applicationName?: string;
+}
+
 /** The one place aj talks to PostgreSQL: a pool, queries, and transactions. */
 export class Db {
   private constructor(
     readonly pool: pg.Pool,
     readonly target: PgTarget,
+    readonly schema: string,
   ) {}
 
-  static async connect(target: PgTarget, applicationName = 'aj'): Promise<Db> {
+  /**
+   * aj's schema is the only schema on the search_path, so aj's unqualified SQL reaches aj's tables
+   * and never a table of the web app with the same name (business SQL names its schema itself).
+   */
+  static async connect(target: PgTarget, { schema, applicationName = 'aj' }: DbOptions): Promise<Db> {
     const pgModule = (await import('pg')).default;
     // Dates stay calendar dates ('2026-11-24'), not midnight in the server's zone.
     pgModule.types.setTypeParser(1082, (v: string) => v);
     // bigint counts and ids fit in a JS number for this business.
     pgModule.types.setTypeParser(20, (v: string) => Number(v));
-    const pool = new pgModule.Pool({ ...pgClientConfig(target, applicationName), max: 5 });
+    const pool = new pgModule.Pool({ ...pgClientConfig(target, { applicationName, searchPath: schema }), max: 5 });
     pool.on('error', () => {
       // An idle client lost its connection; the next query reports it.
     });
-    return new Db(pool, target);
+    return new Db(pool, target, schema);
   }
 
   async query<R extends pg.QueryResultRow = Record<string, any>>(text: string, values?: unknown[]): Promise<R[]> {
@@ -62,15 +73,27 @@ export class Db {
     }
   }
 
+  /** A connection of its own outside the pool, with the pool's search_path; the caller ends it. */
+  connectClient(applicationName: string): Promise<pg.Client> {
+    return openClient(this.target, { applicationName, searchPath: this.schema });
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
 }
 
-/** One client on its own, without a pool (restores, when the configured database may be gone). */
-export async function connectClient(target: PgTarget, applicationName = 'aj'): Promise<pg.Client> {
+/**
+ * One client on its own, to another database than aj's (a restore target, the `postgres`
+ * maintenance database): no search_path of aj's. For aj's own database, use Db.connectClient.
+ */
+export function connectClient(target: PgTarget, applicationName = 'aj'): Promise<pg.Client> {
+  return openClient(target, { applicationName });
+}
+
+async function openClient(target: PgTarget, options: { applicationName: string; searchPath?: string }): Promise<pg.Client> {
   const pgModule = (await import('pg')).default;
-  const client = new pgModule.Client(pgClientConfig(target, applicationName));
+  const client = new pgModule.Client(pgClientConfig(target, options));
   try {
     await client.connect();
   } catch (error) {

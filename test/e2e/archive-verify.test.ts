@@ -101,7 +101,7 @@ describe('aj archive verify', () => {
   });
 
   it('exits 75 while another verify holds the archive-verify lock', async () => {
-    const holder = await Db.connect(parseDatabaseUrl(db.url));
+    const holder = await Db.connect(parseDatabaseUrl(db.url), { schema: 'aj' });
     const lock = await acquireJobLock(holder, 'archive-verify');
     try {
       const result = await aj(['archive', 'verify'], { env });

@@ -41,7 +41,10 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
   const name = `aj_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE "${name}"`));
   const url = urlFor(name);
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  // aj's tables live in its own schema (AJ_DB_SCHEMA, default aj) and tests name them unqualified.
+  // public comes first so that the app-like tables a test creates land in public whether or not aj
+  // has already created its schema; a test that puts a same-named table in public qualifies aj's.
+  const pool = new pg.Pool({ connectionString: url, max: 2, options: '-c search_path=public,aj' });
   // pool.end() resolves before the server has seen every Terminate; the forced DROP then kills a
   // connection that is already being closed. Without a listener that is an uncaught error.
   pool.on('error', () => undefined);

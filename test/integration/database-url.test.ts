@@ -33,11 +33,11 @@ afterAll(async () => {
 });
 
 describe('a Prisma-style DATABASE_URL', () => {
-  it('works for the pool, with the schema as search_path', async () => {
-    const db = await Db.connect(parseDatabaseUrl(prismaUrl));
+  it("works for the pool, with aj's schema as the whole search_path whatever ?schema= says", async () => {
+    const db = await Db.connect(parseDatabaseUrl(`${prismaUrl}&options=-c%20search_path%3Dpublic`), { schema: 'aj' });
     try {
       const row = await db.one<{ who: string; path: string }>('SELECT current_user AS who, current_setting($1) AS path', ['search_path']);
-      expect(row).toEqual({ who: ROLE, path: 'public,public' });
+      expect(row).toEqual({ who: ROLE, path: 'aj' });
     } finally {
       await db.close();
     }

@@ -16,7 +16,7 @@ const HOLDER = `
 const { Db } = await import(${JSON.stringify(`${DIST}pool.js`)});
 const { parseDatabaseUrl } = await import(${JSON.stringify(`${DIST}connection.js`)});
 const { acquireJobLock } = await import(${JSON.stringify(`${DIST}job-lock.js`)});
-const db = await Db.connect(parseDatabaseUrl(process.env.DATABASE_URL));
+const db = await Db.connect(parseDatabaseUrl(process.env.DATABASE_URL), { schema: 'aj' });
 const lock = await acquireJobLock(db, process.env.JOB);
 process.stdout.write('locked\\n');
 process.stdin.once('data', async () => {
@@ -32,7 +32,7 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase('job_lock');
-  db = await Db.connect(parseDatabaseUrl(database.url));
+  db = await Db.connect(parseDatabaseUrl(database.url), { schema: 'aj' });
 });
 
 afterAll(async () => {

@@ -16,7 +16,7 @@ let db: Db;
 
 beforeAll(async () => {
   testDb = await createTestDatabase('mail_bulk');
-  db = await Db.connect(parseDatabaseUrl(testDb.url));
+  db = await Db.connect(parseDatabaseUrl(testDb.url), { schema: 'aj' });
   await migrate(db);
 });
 

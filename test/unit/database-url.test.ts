@@ -50,13 +50,20 @@ describe('parseDatabaseUrl', () => {
 });
 
 describe('pgClientConfig', () => {
-  it('turns Prisma schema into a search_path and sslmode into TLS options', () => {
-    const config = pgClientConfig(parseDatabaseUrl(PRISMA_URL));
+  it("sets aj's search_path, never Prisma's schema, and turns sslmode into TLS options", () => {
+    const config = pgClientConfig(parseDatabaseUrl(PRISMA_URL), { searchPath: 'aj' });
     expect(config).toMatchObject({ host: 'db.internal', port: 6543, database: 'artetjardin', user: 'app', password: 'p@ss:w\\ord' });
-    expect(config.options).toBe('-c search_path=public,public');
+    expect(config.options).toBe('-c search_path=aj');
+    expect(pgClientConfig(parseDatabaseUrl(PRISMA_URL)).options).toBeUndefined();
     expect(config.ssl).toEqual({ rejectUnauthorized: false });
     expect(pgClientConfig(parseDatabaseUrl('postgresql://u@h/d?sslmode=verify-full')).ssl).toEqual({ rejectUnauthorized: true });
     expect(pgClientConfig(parseDatabaseUrl('postgresql://u@h/d?sslmode=disable')).ssl).toBeUndefined();
+  });
+
+  it("keeps the URL's own options, with aj's search_path after them so that it wins", () => {
+    const target = parseDatabaseUrl('postgresql://u@h/d?options=-c%20statement_timeout%3D5000%20-c%20search_path%3Dpublic');
+    expect(pgClientConfig(target, { searchPath: 'aj' }).options).toBe('-c statement_timeout=5000 -c search_path=public -c search_path=aj');
+    expect(pgClientConfig(target).options).toBe('-c statement_timeout=5000 -c search_path=public');
   });
 
   it('points at another database on the same server', () => {
