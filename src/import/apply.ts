@@ -136,7 +136,7 @@ export async function applyStaged(client: pg.PoolClient, b: BusinessSql, entity:
   const target = TARGET[entity];
   for (const statement of sql.resolve) await client.query(statement);
   const checks = [...sql.checks];
-  if (onConflict === 'error') checks.push(`SELECT line, 'reference', reference, 'already exists as ${target} ' || target_id || ' (pass --on-conflict update or skip)' FROM import_stage WHERE target_id IS NOT NULL`);
+  if (onConflict === 'error') checks.push(`SELECT line, 'reference', reference, 'already exists as ${target} #' || target_id || ' (pass --on-conflict update or skip)' FROM import_stage WHERE target_id IS NOT NULL`);
   const bad = new Set<number>();
   for (const check of checks) {
     const { rows } = await client.query({ text: `${check} ORDER BY 1`, rowMode: 'array' });

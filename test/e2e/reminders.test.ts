@@ -59,7 +59,7 @@ async function devis(clientId: number, numero: string, sentDaysAgo: number, vali
 
 const run = (args: string[] = [], extraEnv: Record<string, string> = {}) => aj(['reminders', 'run', '--as-of', AS_OF, '--json', ...args], { env: { ...env, ...extraEnv } });
 const summaryOf = (r: { stdout: string }) => JSON.parse(r.stdout);
-const sentLevels = async () => (await db.query(`SELECT f.numero, l.level FROM reminder_log l JOIN factures f ON f.id = l.document_id WHERE l.document_type = 'facture' AND l.status = 'sent' ORDER BY f.numero`)).map((r) => `${r.numero}:${r.level}`);
+const sentLevels = async () => (await db.query(`SELECT f.numero, l.level FROM reminder_log l JOIN factures f ON f.id::text = l.document_id WHERE l.document_type = 'facture' AND l.status = 'sent' ORDER BY f.numero`)).map((r) => `${r.numero}:${r.level}`);
 
 describe('invoice reminders', () => {
   it('sends the highest due level once, never for paid, cancelled, deleted invoices or paused clients', async () => {
