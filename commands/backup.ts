@@ -83,7 +83,7 @@ export function register(program: Command, ctx: Context): void {
     .description('restore a backup into a database, after proving its checksum')
     .argument('<backup>', 'backup id, latest, an object key (<db>/yyyy/mm/dd/<db>-<stamp>.dump), or latest-in-storage (no history needed)')
     .addOption(new Option('--target-url <url>', 'database to restore into (prefer a URL without password + PGPASSFILE, or this env var)').env('AJ_RESTORE_TARGET_URL'))
-    .option('--force', 'allow restoring over the configured DATABASE_URL database')
+    .option('--force', "allow restoring over the configured DATABASE_URL database (all but aj's own schema)")
     .option('-y, --yes', 'do not ask for confirmation (required when not interactive)')
     .option('--create', 'create the target database (fails if it exists, unless --clean)')
     .option('--clean', 'drop objects of the dump that exist in the target before restoring them')
@@ -93,7 +93,7 @@ export function register(program: Command, ctx: Context): void {
     .option('--verify', 'compare row counts of every table with the manifest; exit 4 on any difference')
     .option('--identity <file>', 'age identity file for encrypted backups (default: BACKUP_AGE_IDENTITY_FILE)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n\nNon-interactive usage: restoring over production needs --force --yes.\n${EXIT_STATUS}`)
+    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n\nOver production (--force), aj's own schema (AJ_DB_SCHEMA) is left as it is: aj's history stays true.\nInto another database, everything in the dump is restored, aj's schema included.\nNon-interactive usage: restoring over production needs --force --yes.\n${EXIT_STATUS}`)
     .action(async (ref: string, opts: { targetUrl?: string; force?: boolean; yes?: boolean; create?: boolean; clean?: boolean; jobs: number; withOwner?: boolean; withGlobals?: boolean; verify?: boolean; identity?: string; json?: boolean }) => {
       const { restoreBackup, assertVerified } = await import('../src/backup/restore.js');
       const progress = ctx.io.progress('downloading');
@@ -105,6 +105,7 @@ export function register(program: Command, ctx: Context): void {
       if (opts.json) ctx.io.json({ ok: result.differences.length === 0, ...result });
       else {
         ctx.io.out(`restored backup ${result.backupId} into ${result.database}${result.created ? ' (created)' : ''} in ${formatDuration(result.durationMs)}`);
+        if (result.overProduction) ctx.io.out(`aj's own schema ${ctx.config().dbSchema} was left as it was (history, archive catalog, mail log)`);
         if (result.verified && result.differences.length === 0) ctx.io.out(`verified: row counts of ${result.tablesChecked} tables match the manifest`);
         if (result.differences.length > 0) {
           await renderTable(ctx.io, result.differences, [

@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { type PgTarget, databaseNameOf, parseDatabaseUrl, withDatabase } from '../db/connection.js';
+import { quoteIdent } from '../db/identifiers.js';
 import { type Db, connectClient } from '../db/pool.js';
 import { ConfigError, OperationError, UsageError, VerificationError } from '../errors.js';
 import { readIdentity } from './encryption.js';
@@ -11,7 +12,9 @@ import { streamVerified } from './fetch.js';
 import { recordFromStorage } from './from-storage.js';
 import { type BackupRecord, findBackup } from './history.js';
 import { runPgTool } from './pg-process.js';
+import { type RestoreOutcome, recordRestore } from './restore-history.js';
 import { type CountDifference, compareCounts, countRows } from './row-counts.js';
+import { inSchema, ledgerSchema, parseToc } from './toc.js';
 
 export interface RestoreOptions {
   ref: string;
@@ -33,6 +36,8 @@ export interface RestoreResult {
   key: string;
   database: string;
   created: boolean;
+  /** Over the configured database: aj's own schema (AJ_DB_SCHEMA) was left as it was. */
+  overProduction: boolean;
   durationMs: number;
   verified: boolean;
   differences: CountDifference[];
@@ -41,43 +46,98 @@ export interface RestoreResult {
 
 /**
  * `aj backup restore`: the dump is downloaded to a private temp file and its checksum proven
- * before anything touches the target; then pg_restore stops at the first error.
+ * before anything touches the target; then pg_restore stops at the first error. Over the
+ * production database, everything but aj's own schema is restored, so aj's history stays true.
+ * Every restore that reaches a target is recorded in restore_runs.
  */
 export async function restoreBackup(ctx: Context, options: RestoreOptions): Promise<RestoreResult> {
-  const started = Date.now();
+  const startedAt = new Date();
   const config = ctx.config();
   const store = await ctx.store('backup');
   // A key (or latest-in-storage) needs no history: the database holding it may be the one lost.
   const fromStorage = options.ref.includes('/') || options.ref === 'latest-in-storage';
   const record = fromStorage ? await recordFromStorage(store, options.ref) : await resolveBackup(await ctx.db(), options.ref, store.url);
-  const target = await resolveTarget(ctx, parseDatabaseUrl(config.databaseUrl), options);
+  const { target, overProduction } = await resolveTarget(ctx, parseDatabaseUrl(config.databaseUrl), options);
+  const outcome: RestoreOutcome = {
+    backupId: record.id || undefined, objectKey: record.object_key!, storageUrl: store.url, targetDatabase: databaseNameOf(target), overProduction, startedAt,
+  };
+  try {
+    const result = await restoreInto(ctx, options, record, target, overProduction ? config.dbSchema : undefined);
+    Object.assign(outcome, { verified: result.verified, tablesChecked: result.tablesChecked, differences: result.differences });
+    return { ...result, durationMs: Date.now() - startedAt.getTime() };
+  } catch (error) {
+    outcome.error = ctx.signal.aborted ? ctx.signal.reason : error;
+    throw error;
+  } finally {
+    await recordRestore(ctx, outcome);
+  }
+}
+
+/** Download, prove, restore, count: everything but the record. `keepSchema` is aj's schema over production. */
+async function restoreInto(ctx: Context, options: RestoreOptions, record: BackupRecord, target: PgTarget, keepSchema: string | undefined): Promise<Omit<RestoreResult, 'durationMs'>> {
+  const config = ctx.config();
+  const store = await ctx.store('backup');
   const database = databaseNameOf(target);
   const identity = record.encrypted_to ? await readIdentity(identityPath(options, config.backupAgeIdentityFile)) : undefined;
-
   const dir = await mkdtemp(join(tmpdir(), 'aj-restore-'));
   try {
     const dumpFile = join(dir, 'backup.dump');
     await streamVerified(store, record, createWriteStream(dumpFile, { mode: 0o600 }), { identity, signal: ctx.signal, onProgress: options.onProgress });
+    const listFile = keepSchema ? await listWithoutSchema(ctx, record, dumpFile, target, keepSchema, join(dir, 'restore.list')) : undefined;
     const created = options.create ? await createDatabase(target, database, options.clean) : false;
     if (options.withGlobals) await restoreGlobals(ctx, record, target, dir);
-    await runPgTool('pg_restore', restoreArgs(options, database, dumpFile, created), target, config, ctx.signal);
+    await runPgTool('pg_restore', restoreArgs(options, database, dumpFile, created, listFile), target, config, ctx.signal);
     let differences: CountDifference[] = [];
     let tablesChecked = 0;
     if (options.verify) {
       const client = await connectClient(target, 'aj restore verify');
       try {
-        const expected = record.row_counts ?? {};
-        differences = compareCounts(expected, await countRows(client));
+        // Over production aj's tables were not restored: they hold today's rows, not the dump's.
+        const restored = (counts: Record<string, number>) => (keepSchema ? withoutSchemaCounts(counts, keepSchema) : counts);
+        const expected = restored(record.row_counts ?? {});
+        differences = compareCounts(expected, restored(await countRows(client)));
         tablesChecked = Object.keys(expected).length;
       } finally {
         await client.end();
       }
     }
-    return { backupId: record.id, key: record.object_key!, database, created, durationMs: Date.now() - started, verified: options.verify, differences, tablesChecked };
+    return {
+      backupId: record.id, key: record.object_key!, database, created, overProduction: keepSchema !== undefined, verified: options.verify, differences, tablesChecked,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The dump's table of contents without aj's schema (the schema, its comment and grants, and every
+ * object in it), for pg_restore --use-list: this works with every pg_restore, unlike --exclude-schema.
+ */
+async function listWithoutSchema(ctx: Context, record: BackupRecord, dumpFile: string, target: PgTarget, schema: string, listFile: string): Promise<string> {
+  const entries = parseToc(await runPgTool('pg_restore', ['--list', dumpFile], target, ctx.config(), ctx.signal));
+  const name = record.id ? `backup ${record.id}` : record.object_key!;
+  const ledger = ledgerSchema(entries);
+  if (ledger && ledger !== schema) {
+    // Earlier aj kept its tables in public, among the app's; which of those are aj's cannot be told
+    // from a listing (an index does not name its table), so nothing is guessed.
+    throw new OperationError(
+      `${name} keeps aj's tables in schema ${ledger}, not in ${schema}: restored over production it would bring aj's old history back beside the app's tables`,
+      `restore it into a new database (--target-url URL --create), run \`aj db migrate\` there (it moves aj's tables into ${schema}), then point the app and aj at that database`,
+    );
+  }
+  const kept = entries.filter((e) => !inSchema(e, schema));
+  if (!kept.some((e) => e.kind === 'TABLE')) {
+    throw new OperationError(
+      `${name} holds no table outside aj's schema ${schema}: a restore over production, which leaves that schema as it is, would restore nothing`,
+      'restore it into a new database with --target-url URL --create',
+    );
+  }
+  await writeFile(listFile, `${kept.map((e) => e.line).join('\n')}\n`, { mode: 0o600 });
+  return listFile;
+}
+
+const withoutSchemaCounts = (counts: Record<string, number>, schema: string) =>
+  Object.fromEntries(Object.entries(counts).filter(([table]) => !table.startsWith(`${schema}.`)));
 
 export async function resolveBackup(db: Db, ref: string, storageUrl: string): Promise<BackupRecord> {
   if (ref !== 'latest' && !/^\d+$/.test(ref)) throw new UsageError(`"${ref}" is not a backup id`, 'pass a number from `aj backup list`, latest, or an object key');
@@ -89,10 +149,9 @@ export async function resolveBackup(db: Db, ref: string, storageUrl: string): Pr
 }
 
 /** Restoring over the production database is refused unless asked for by name. */
-async function resolveTarget(ctx: Context, production: PgTarget, options: RestoreOptions): Promise<PgTarget> {
+async function resolveTarget(ctx: Context, production: PgTarget, options: RestoreOptions): Promise<{ target: PgTarget; overProduction: boolean }> {
   const target = options.targetUrl ? parseDatabaseUrl(options.targetUrl, '--target-url') : undefined;
-  const isProduction = !target || sameDatabase(target, production);
-  if (!isProduction) return target!;
+  if (target && !sameDatabase(target, production)) return { target, overProduction: false };
   if (!options.force) {
     throw new UsageError(
       target ? '--target-url is the configured DATABASE_URL database' : 'no --target-url given',
@@ -100,8 +159,8 @@ async function resolveTarget(ctx: Context, production: PgTarget, options: Restor
     );
   }
   const name = databaseNameOf(production);
-  await ctx.io.confirm(`This overwrites the production database ${name}`, { yes: options.yes, typeToConfirm: name });
-  return target ?? production;
+  await ctx.io.confirm(`This overwrites the production database ${name} (all but aj's own schema ${ctx.config().dbSchema})`, { yes: options.yes, typeToConfirm: name });
+  return { target: target ?? production, overProduction: true };
 }
 
 function sameDatabase(a: PgTarget, b: PgTarget): boolean {
@@ -130,8 +189,9 @@ async function createDatabase(target: PgTarget, database: string, clean: boolean
   }
 }
 
-function restoreArgs(options: RestoreOptions, database: string, file: string, created: boolean): string[] {
+function restoreArgs(options: RestoreOptions, database: string, file: string, created: boolean, listFile: string | undefined): string[] {
   const args = ['--no-password', '--exit-on-error', `--dbname=${database}`];
+  if (listFile) args.push(`--use-list=${listFile}`);
   if (!options.withOwner) args.push('--no-owner', '--no-acl');
   if (options.clean && !created) args.push('--clean', '--if-exists');
   // One transaction makes a failed restore leave nothing behind; -j cannot run in one.
@@ -156,8 +216,6 @@ async function restoreGlobals(ctx: Context, record: BackupRecord, target: PgTarg
     ctx.io.warn(`some roles could not be restored: ${(error as Error).message}`);
   }
 }
-
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 export function assertVerified(result: RestoreResult): void {
   if (result.differences.length > 0) {

@@ -38,6 +38,13 @@ export async function summarise(db: Db, job: string, runId: number): Promise<str
         `SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE status = 'failed') AS failed FROM email_messages WHERE retry_of IS NOT NULL AND created_at >= ${since}`, [runId]);
       return m && m.sent + m.failed > 0 ? `${m.sent} message(s) re-sent, ${m.failed} failed again` : null;
     }
+    case 'restore-drill': {
+      const r = await db.one<{ backup_id: number | null; object_key: string; target_database: string; over_production: boolean; status: string; verify_ok: boolean | null; tables_checked: number | null }>(
+        `SELECT backup_id, object_key, target_database, over_production, status, verify_ok, tables_checked FROM restore_runs WHERE finished_at >= ${since} ORDER BY id DESC LIMIT 1`, [runId]);
+      if (!r) return null;
+      const verify = r.verify_ok === null ? '' : r.verify_ok ? `, ${r.tables_checked} tables verified` : ', row counts differ';
+      return `backup ${r.backup_id ?? r.object_key} into ${r.target_database}${r.over_production ? ' (over production)' : ''}: ${r.status}${verify}`;
+    }
     default:
       return null;
   }

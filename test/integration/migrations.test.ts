@@ -53,7 +53,7 @@ describe('the repository migrations', () => {
   it("create the business and operations tables in aj's schema, and nothing in public", async () => {
     const tablesIn = async (schema: string) =>
       (await database.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).map((r) => r.table_name);
-    expect(await tablesIn('aj')).toEqual(expect.arrayContaining(['aj_migrations', 'backup_runs', 'clients', 'chantiers', 'devis', 'factures', 'job_runs']));
+    expect(await tablesIn('aj')).toEqual(expect.arrayContaining(['aj_migrations', 'backup_runs', 'clients', 'chantiers', 'devis', 'factures', 'job_runs', 'restore_runs']));
     expect(await tablesIn('public')).toEqual([]);
   });
 
