@@ -6,7 +6,7 @@ import { aj, scratchDir } from '../../helpers/cli.js';
 import { type TestDatabase, createTestDatabase, dropDatabase, urlFor } from '../../helpers/pg.js';
 import { pgBinDirWith } from '../../helpers/pg-wrappers.js';
 import { FaultProxy, type S3Server, s3Env, startS3Server } from '../../helpers/s3.js';
-import { contentChecksums, seedBusinessData } from './fixture.js';
+import { connectTo, contentChecksums, seedBusinessData } from './fixture.js';
 
 let s3: S3Server;
 let source: TestDatabase;
@@ -77,7 +77,7 @@ describe('aj backup against a real S3 server', () => {
     expect(restore.exitCode, restore.stderr).toBe(0);
     expect(JSON.parse(restore.stdout)).toMatchObject({ ok: true, backupId: record.id, created: true, differences: [] });
 
-    const restored = await createTestDatabaseHandle(target.url);
+    const restored = await connectTo(target.url);
     try {
       expect(await contentChecksums(restored)).toEqual(await contentChecksums(source));
     } finally {
@@ -242,11 +242,4 @@ describe('aj backup against a real S3 server', () => {
     expect(await objectsUnder('disabled')).toEqual([]);
   });
 });
-
-async function createTestDatabaseHandle(url: string) {
-  const pg = (await import('pg')).default;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  return { query: async (sql: string, values?: unknown[]) => (await c.query(sql, values)).rows, end: () => c.end() };
-}
 

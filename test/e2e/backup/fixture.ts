@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { TestDatabase } from '../../helpers/pg.js';
 
 /** A small business database with the types a dump must carry faithfully. */
@@ -29,4 +30,11 @@ export async function contentChecksums(db: { query: TestDatabase['query'] }): Pr
   const [view] = await db.query<{ n: string }>('SELECT count(*) AS n FROM factures_par_client');
   out.view = view!.n;
   return out;
+}
+
+/** A plain connection to a restored database, which the test does not own (no drop). */
+export async function connectTo(url: string): Promise<{ query: TestDatabase['query']; end(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return { query: async (sql, values) => (await client.query(sql, values)).rows, end: () => client.end() };
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../../helpers/cli.js';
 import { type TestDatabase, createTestDatabase, dropDatabase, urlFor } from '../../helpers/pg.js';
-import { contentChecksums, seedBusinessData } from './fixture.js';
+import { connectTo, contentChecksums, seedBusinessData } from './fixture.js';
 
 /**
  * A restore over the production database brings back the app's data and leaves aj's schema as it
@@ -69,7 +69,7 @@ describe('aj backup restore over the production database', () => {
     const result = JSON.parse(restore.stdout);
     expect(result).toMatchObject({ ok: true, created: true, overProduction: false, differences: [] });
     expect(result.tablesChecked).toBeGreaterThan(10);
-    const restored = await createTestDatabaseHandle(urlFor(name));
+    const restored = await connectTo(urlFor(name));
     try {
       // Backup 2's own row was still running when its dump was taken.
       expect(await restored.query('SELECT id::int, status FROM aj.backup_runs ORDER BY id')).toEqual([{ id: 1, status: 'succeeded' }, { id: 2, status: 'running' }]);
@@ -108,10 +108,3 @@ describe('aj backup restore over the production database', () => {
     expect(empty.stderr).toMatch(/backup 1 holds no table outside aj's schema aj/);
   });
 });
-
-async function createTestDatabaseHandle(url: string) {
-  const pg = (await import('pg')).default;
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  return { query: async (sql: string, values?: unknown[]) => (await c.query(sql, values)).rows, end: () => c.end() };
-}
