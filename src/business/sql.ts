@@ -1,8 +1,9 @@
+import { quoteIdent } from '../db/identifiers.js';
 import { ConfigError } from '../errors.js';
 import type { ColumnInfo, TableInfo } from './catalog.js';
 import type { BusinessMapping, EntityName } from './mapping.js';
 
-export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+export { quoteIdent };
 export const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /**

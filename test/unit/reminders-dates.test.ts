@@ -28,8 +28,8 @@ describe('business dates in Europe/Paris', () => {
 
 describe('reminder messages', () => {
   const base: PlannedReminder = {
-    documentType: 'facture', documentId: 7, numero: 'F-7', level: 'relance-2', dueSince: '2026-04-01', referenceDate: '2026-01-31',
-    validUntil: null, daysLate: 60, amount: '1500.00', clientId: 1, clientName: 'Dupont\r\nBcc: x@y.fr', clientType: 'particulier', email: 'a@exemple.fr',
+    documentType: 'facture', documentId: '7', numero: 'F-7', level: 'relance-2', dueSince: '2026-04-01', referenceDate: '2026-01-31',
+    validUntil: null, daysLate: 60, amount: '1500.00', clientId: '1', clientName: 'Dupont\r\nBcc: x@y.fr', clientType: 'particulier', email: 'a@exemple.fr',
   };
 
   it('keeps the company copy in the envelope and a hostile client name out of the headers', async () => {
