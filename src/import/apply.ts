@@ -50,15 +50,18 @@ function clientsByEmail(b: BusinessSql): string {
    WHERE ${b.notDeleted('client', 'c')} AND ${b.col('client', 'email', 'c')} IS NOT NULL ORDER BY ${email}, ${b.id('client', 'c')})`;
 }
 
+/** Fills a staging id column with the client whose reference the file names (when the app has references). */
+function clientsByReference(b: BusinessSql, idColumn: 'target_id' | 'client_id', reference: string): string[] {
+  if (!b.has('client', 'reference')) return [];
+  return [`UPDATE import_stage s SET ${idColumn} = ${b.id('client', 'c')} FROM ${b.table('client')} c WHERE ${b.col('client', 'reference', 'c')}::text = ${reference}`];
+}
+
 function entitySql(b: BusinessSql, entity: Entity): EntitySql {
   if (entity === 'clients') {
-    const byReference = b.has('client', 'reference')
-      ? [`UPDATE import_stage s SET target_id = ${b.id('client', 'c')} FROM ${b.table('client')} c WHERE ${b.col('client', 'reference', 'c')}::text = s.reference`]
-      : [];
     return {
       table: b.table('client'),
       resolve: [
-        ...byReference,
+        ...clientsByReference(b, 'target_id', 's.reference'),
         // Else by email, never onto a client that carries another reference.
         `UPDATE import_stage s SET target_id = m.id FROM ${clientsByEmail(b)} m
           WHERE s.target_id IS NULL AND lower(s.email) = m.email AND (m.reference IS NULL OR s.reference IS NULL)`,
@@ -74,13 +77,10 @@ function entitySql(b: BusinessSql, entity: Entity): EntitySql {
   if (!b.has('chantier', 'reference')) {
     throw new ConfigError(`chantiers cannot be imported: the mapping of ${b.tableName('chantier')} has no reference column`, 'map chantier.reference in the file AJ_SCHEMA_FILE names');
   }
-  const clientByReference = b.has('client', 'reference')
-    ? [`UPDATE import_stage s SET client_id = ${b.id('client', 'c')} FROM ${b.table('client')} c WHERE ${b.col('client', 'reference', 'c')}::text = s.client`]
-    : [];
   return {
     table: b.table('chantier'),
     resolve: [
-      ...clientByReference,
+      ...clientsByReference(b, 'client_id', 's.client'),
       `UPDATE import_stage s SET client_id = m.id FROM ${clientsByEmail(b)} m WHERE s.client_id IS NULL AND lower(s.client) = m.email`,
       `UPDATE import_stage s SET target_id = ${b.id('chantier', 'ch')} FROM ${b.table('chantier')} ch WHERE ${b.col('chantier', 'reference', 'ch')}::text = s.reference`,
     ],
