@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Context } from '../context.js';
-import { ConfigError, OperationError, UsageError, VerificationError } from '../errors.js';
+import { ConfigError, OperationError, UsageError } from '../errors.js';
+import { openVerified } from '../storage/verified.js';
 import { type ArchivedDocument, findDocuments, findVersion } from './catalog.js';
 import { checkDate, checkDocId, checkDocType } from './layout.js';
 
@@ -36,8 +37,9 @@ export interface ArchiveGetOptions {
 }
 
 /**
- * Streams one archived version out, hashing on the way. A file is written under a temporary
- * name and renamed only once its SHA-256 matches, so a corrupt copy never takes the real name.
+ * Streams one archived version out through the checked read (size and SHA-256 of the row). A file
+ * is written under a temporary name and renamed only once it matched, so a corrupt copy never
+ * takes the real name.
  */
 export async function runArchiveGet(opts: ArchiveGetOptions, ctx: Context): Promise<ArchivedDocument> {
   const type = checkDocType(opts.type);
@@ -53,47 +55,25 @@ export async function runArchiveGet(opts: ArchiveGetOptions, ctx: Context): Prom
   if (doc.storageUrl !== store.url) {
     throw new ConfigError(`${type} ${docId} version ${doc.version} is archived in ${doc.storageUrl}, but ARCHIVE_BUCKET points to ${store.url}`, 'set ARCHIVE_BUCKET to the location it was archived in');
   }
-  const source = await store.get(doc.objectKey, { signal: ctx.signal });
+  const read = (consequence: string) => openVerified(store, doc.objectKey, doc, {
+    signal: ctx.signal,
+    label: `${type} ${docId} version ${doc.version}`,
+    consequence,
+    hint: 'restore it from another copy and run `aj archive verify --deep`',
+  });
   if (opts.output === undefined) {
-    const actual = await copy(source, (chunk) => writeTo(ctx.io.stdout, chunk));
-    check(doc, actual, 'the bytes written to stdout are not the archived document: discard them');
+    await pipeline(await read('the bytes written to stdout are not the archived document: discard them'), ctx.io.stdout, { end: false });
     return doc;
   }
   const target = resolve(opts.output);
   const partial = join(dirname(target), `.${basename(target)}.ajpart-${randomBytes(4).toString('hex')}`);
-  const handle = await open(partial, 'wx', 0o600);
   try {
-    const actual = await copy(source, async (chunk) => void (await handle.write(chunk)));
-    await handle.sync();
-    await handle.close();
-    check(doc, actual, 'no file was written');
+    // Written under a temporary name, renamed only once the whole object was checked.
+    await pipeline(await read('no file was written'), createWriteStream(partial, { flags: 'wx', mode: 0o600, flush: true }));
     await rename(partial, target);
   } catch (error) {
-    await handle.close().catch(() => undefined);
     await rm(partial, { force: true });
     throw error;
   }
   return doc;
-}
-
-async function copy(source: Readable, write: (chunk: Buffer) => Promise<void>): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-    await write(chunk);
-  }
-  return { size, sha256: hash.digest('hex') };
-}
-
-function writeTo(stream: Writable, chunk: Buffer): Promise<void> {
-  if (stream.write(chunk)) return Promise.resolve();
-  return new Promise((resolve) => stream.once('drain', resolve));
-}
-
-function check(doc: ArchivedDocument, actual: { size: number; sha256: string }, consequence: string): void {
-  if (actual.size === doc.size && actual.sha256 === doc.sha256) return;
-  const what = actual.size !== doc.size ? `${actual.size} bytes instead of ${doc.size}` : 'a different SHA-256';
-  throw new VerificationError(`${doc.docType} ${doc.docId} version ${doc.version} (${doc.storageUrl}/${doc.objectKey}) has ${what}; ${consequence}`, 'restore it from another copy and run `aj archive verify --deep`');
 }

@@ -1,8 +1,8 @@
 import type { Context } from '../context.js';
 import { acquireJobLock } from '../db/job-lock.js';
 import { describeError } from '../errors.js';
-import { sha256Of } from '../storage/hashing.js';
-import type { ObjectInfo, ObjectStore } from '../storage/store.js';
+import { ObjectNotFoundError, type ObjectInfo, type ObjectStore } from '../storage/store.js';
+import { DamagedObjectError, verifyStored } from '../storage/verified.js';
 import { type ArchivedDocument, findDocuments, knownKeys, recordVerification } from './catalog.js';
 import { checkDate, checkDocType, monthPrefix } from './layout.js';
 import { forEachLimit } from '../parallel.js';
@@ -146,19 +146,11 @@ async function deepCheck(
 ): Promise<void> {
   await forEachLimit(rows, concurrency, async (row) => {
     try {
-      const stream = await store.get(row.objectKey, { signal }).catch(async (error) => {
-        if (!(await store.head(row.objectKey))) return undefined;
-        throw error;
-      });
-      if (!stream) {
-        findings.push(finding(row, 'missing', 'the object is not in the storage'));
-      } else {
-        const actual = await sha256Of(stream);
-        if (actual.size !== row.size) findings.push(finding(row, 'size_mismatch', `${actual.size} bytes stored, ${row.size} archived`));
-        else if (actual.sha256 !== row.sha256) findings.push(finding(row, 'checksum_mismatch', `SHA-256 ${actual.sha256.slice(0, 16)}... differs from the archived ${row.sha256.slice(0, 16)}...`));
-      }
+      await verifyStored(store, row.objectKey, row, { signal });
     } catch (error) {
-      findings.push(finding(row, 'error', describeError(error)));
+      if (error instanceof DamagedObjectError) findings.push(finding(row, error.problem, error.detail));
+      else if (error instanceof ObjectNotFoundError) findings.push(finding(row, 'missing', 'the object is not in the storage'));
+      else findings.push(finding(row, 'error', describeError(error)));
     }
     tick();
   }, signal);

@@ -1,14 +1,13 @@
 import { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { VerificationError } from '../errors.js';
-import { HashingStream } from '../storage/hashing.js';
 import type { ObjectStore } from '../storage/store.js';
+import { openVerified } from '../storage/verified.js';
 import { decryptWith, decryptionError } from './encryption.js';
 import type { BackupRecord } from './history.js';
 
 /**
- * Streams a stored dump into `sink`, hashing the stored bytes (size and SHA-256 must match the
- * history) and decrypting them when an identity is given. Any mismatch is a VerificationError.
+ * Streams a stored dump into `sink` through the checked read (size and SHA-256 of the stored bytes
+ * must match the history), decrypting them when an identity is given. Damage is a VerificationError.
  */
 export async function streamVerified(
   store: ObjectStore,
@@ -16,35 +15,31 @@ export async function streamVerified(
   sink: Writable,
   options: { identity?: string; signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
 ): Promise<{ size: number; sha256: string }> {
-  const source = await store.get(record.object_key!, { signal: options.signal });
-  const hashing = new HashingStream(undefined, options.onProgress);
+  const recorded = { size: record.size_bytes!, sha256: record.sha256! };
+  const verified = await openVerified(store, record.object_key!, recorded, {
+    signal: options.signal,
+    onProgress: options.onProgress,
+    label: `backup ${record.id}`,
+    hint: 'use another backup (aj backup list) and check the storage',
+  });
   try {
     if (options.identity) {
-      const hashed = source.pipe(hashing);
-      source.once('error', (e) => hashing.destroy(e));
-      const plain = await decryptWith(options.identity, hashed);
+      const plain = await decryptWith(options.identity, verified);
       await pipeline(plain, sink, { signal: options.signal }).catch((error: Error) => {
-        // Whatever did not fail on the way in (storage) or out (the sink, an abort) failed to decrypt.
-        const cause = hashing.errored ?? source.errored ?? sink.errored ?? (options.signal?.aborted ? error : undefined);
+        // Whatever did not fail on the way in (storage, damage) or out (the sink, an abort) failed to decrypt.
+        const cause = verified.errored ?? sink.errored ?? (options.signal?.aborted ? error : undefined);
         throw cause ?? decryptionError(error);
       });
-      // The decrypter may finish before the hashing stream has flushed its digest.
-      await finished(hashing);
+      // The decrypter may finish before the checked read has reached its end.
+      await finished(verified);
     } else {
-      await pipeline(source, hashing, sink, { signal: options.signal });
+      await pipeline(verified, sink, { signal: options.signal });
     }
   } catch (error) {
-    // A damaged object often shows first as a decryption or format error: report the checksum if it differs.
-    if (hashing.sha256 && hashing.sha256 !== record.sha256) throw checksumError(record, hashing);
-    throw error;
+    // A damaged object often shows first as a decryption or format error: name the damage when it is known.
+    throw verified.damage ?? error;
   }
-  if (hashing.bytes !== record.size_bytes || hashing.sha256 !== record.sha256) throw checksumError(record, hashing);
-  return { size: hashing.bytes, sha256: hashing.sha256 };
-}
-
-function checksumError(record: BackupRecord, hashing: HashingStream): VerificationError {
-  const what = hashing.bytes !== record.size_bytes ? `size ${hashing.bytes} instead of ${record.size_bytes}` : `SHA-256 ${hashing.sha256.slice(0, 12)}… instead of ${record.sha256!.slice(0, 12)}…`;
-  return new VerificationError(`backup ${record.id} is damaged in storage: ${what}`, 'use another backup (aj backup list) and check the storage');
+  return recorded;
 }
 
 /** A sink that discards everything (verification without decryption). */

@@ -1,14 +1,16 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { BusinessSql } from '../business/sql.js';
 import type { Db } from '../db/pool.js';
-import { OperationError, UsageError } from '../errors.js';
-import type { ObjectStore } from '../storage/store.js';
+import { ConfigError, OperationError, UsageError } from '../errors.js';
+import { type ObjectStore, SHA256_METADATA } from '../storage/store.js';
+import { readVerified } from '../storage/verified.js';
 import { assertHeaderSafe } from './address.js';
 import type { AttachmentRecord } from './history.js';
 
-export type LoadedAttachment = AttachmentRecord & { content: Buffer };
+/** `sha256` is kept in the message's record (history stores every field but the content). */
+export type LoadedAttachment = AttachmentRecord & { sha256?: string; content: Buffer };
 
 /** `--attach FILE`: must exist, be a regular file and stay under MAIL_MAX_ATTACHMENT_MB. */
 export async function loadFileAttachment(path: string, maxMb: number): Promise<LoadedAttachment> {
@@ -18,7 +20,8 @@ export async function loadFileAttachment(path: string, maxMb: number): Promise<L
   const info = await stat(full).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`--attach: ${path} does not exist or is not a file`, 'check the path');
   checkSize('--attach', filename, info.size, maxMb);
-  return { filename, size: info.size, source: { kind: 'file', path: full }, content: await readFile(full) };
+  const content = await readFile(full);
+  return { filename, size: content.length, sha256: sha256Hex(content), source: { kind: 'file', path: full }, content };
 }
 
 export function checkSize(field: string, name: string, size: number, maxMb: number): void {
@@ -63,37 +66,55 @@ export async function findDocument(db: Db, b: BusinessSql, ref: DocumentRef): Pr
   return { ...row, type: ref.type };
 }
 
-/** The latest archived PDF of the document, read from the archive store. */
+/**
+ * The latest archived PDF of the document, read through the checked read: a damaged copy is a
+ * VerificationError (exit 4) before anything is sent. Its SHA-256 goes into the attachment's
+ * record, so that a retry re-reads exactly these bytes or refuses.
+ */
 export async function loadArchivedPdf(db: Db, store: ObjectStore, doc: BusinessDocument, maxMb: number): Promise<LoadedAttachment> {
-  const row = await db.one<{ object_key: string; filename: string; size_bytes: number; content_type: string }>(
-    `SELECT object_key, filename, size_bytes, content_type FROM archived_documents
+  const row = await db.one<{ version: number; storage_url: string; object_key: string; filename: string; size_bytes: number; sha256: string; content_type: string }>(
+    `SELECT version, storage_url, object_key, filename, size_bytes, sha256, content_type FROM archived_documents
       WHERE doc_type = $1 AND doc_id IN ($2, $3) ORDER BY version DESC, archived_at DESC LIMIT 1`,
     [doc.type, String(doc.id), doc.numero],
   );
   if (!row) {
     throw new OperationError(`no archived PDF for ${doc.type} ${doc.numero}`, `archive it first with \`aj archive put\`, then send again`);
   }
+  const label = `the archived PDF of ${doc.type} ${doc.numero} (version ${row.version})`;
+  if (row.storage_url !== store.url) {
+    throw new ConfigError(`${label} is in ${row.storage_url}, but ARCHIVE_BUCKET points to ${store.url}`, 'set ARCHIVE_BUCKET to the location it was archived in');
+  }
   checkSize('--document', row.filename, row.size_bytes, maxMb);
-  const content = await readAll(await store.get(row.object_key));
-  return { filename: row.filename, size: content.length, contentType: row.content_type, source: { kind: 'archive', key: row.object_key }, content };
+  const recorded = { size: row.size_bytes, sha256: row.sha256 };
+  const content = await readVerified(store, row.object_key, recorded, { label, consequence: 'nothing was sent', hint: 'restore it from another copy (aj archive verify --deep) or archive a good copy' });
+  return { filename: row.filename, size: content.length, sha256: row.sha256, contentType: row.content_type, source: { kind: 'archive', key: row.object_key }, content };
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** Re-reads a recorded attachment for a retry; refuses one whose content changed size since. */
-export async function reloadAttachment(record: AttachmentRecord, openArchive: () => Promise<ObjectStore>): Promise<LoadedAttachment> {
-  const content =
-    record.source.kind === 'file'
-      ? await readFile(record.source.path).catch(() => {
-          throw new OperationError(`attachment ${record.source.kind === 'file' ? record.source.path : ''} is gone`, 'send the message again with aj mail send');
-        })
-      : await readAll(await (await openArchive()).get(record.source.key));
-  if (content.length !== record.size) {
-    throw new OperationError(`attachment ${record.filename} changed since the first attempt (${record.size} -> ${content.length} bytes)`, 'send the message again with aj mail send');
+/**
+ * Re-reads a recorded attachment for a retry: the same bytes (size and SHA-256 recorded at the first
+ * attempt) or a refusal. An archived one goes through the checked read (damaged: exit 4). Records
+ * written before SHA-256s were kept are checked against the archived object's own.
+ */
+export async function reloadAttachment(record: AttachmentRecord & { sha256?: string }, openArchive: () => Promise<ObjectStore>): Promise<LoadedAttachment> {
+  const source = record.source;
+  if (source.kind === 'archive') {
+    const store = await openArchive();
+    const sha256 = record.sha256 ?? (await store.head(source.key))?.metadata[SHA256_METADATA];
+    if (!sha256) throw new OperationError(`attachment ${record.filename} cannot be checked: ${store.url}/${source.key} has no recorded SHA-256`, 'send the message again with aj mail send');
+    const content = await readVerified(store, source.key, { size: record.size, sha256 }, {
+      label: `attachment ${record.filename}`,
+      consequence: 'nothing was sent',
+      hint: 'restore it from another copy (aj archive verify --deep), then send the message again with aj mail send',
+    });
+    return { ...record, content };
+  }
+  const content = await readFile(source.path).catch(() => {
+    throw new OperationError(`attachment ${source.path} is gone`, 'send the message again with aj mail send');
+  });
+  if (content.length !== record.size || (record.sha256 && sha256Hex(content) !== record.sha256)) {
+    throw new OperationError(`attachment ${record.filename} changed since the first attempt`, 'send the message again with aj mail send');
   }
   return { ...record, content };
 }
+
+const sha256Hex = (content: Buffer) => createHash('sha256').update(content).digest('hex');

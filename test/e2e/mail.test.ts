@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -179,8 +179,8 @@ describe('documents, outbox and history', () => {
     writeFileSync(join(dataDir, 'archive', key), pdf);
     await db.query(
       `INSERT INTO archived_documents (doc_type, doc_id, version, storage_url, object_key, filename, original_filename, size_bytes, md5, sha256, content_type)
-       VALUES ('devis', 'D-2026-014', 1, 'file:///x', $1, 'D-2026-014.pdf', 'D-2026-014.pdf', $2, 'm', 's', 'application/pdf')`,
-      [key, pdf.length],
+       VALUES ('devis', 'D-2026-014', 1, $3, $1, 'D-2026-014.pdf', 'D-2026-014.pdf', $2, 'm', $4, 'application/pdf')`,
+      [key, pdf.length, `file://${join(dataDir, 'archive')}`, createHash('sha256').update(pdf).digest('hex')],
     );
     const r = await aj(['mail', 'send', '--document', `devis:${devis!.id}`], { env });
     expect(r.exitCode, r.stderr).toBe(0);
