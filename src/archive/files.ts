@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { sha256Of } from '../storage/hashing.js';
+import type { ObjectStore } from '../storage/store.js';
 
 const PDF_SIGNATURE = Buffer.from('%PDF-');
 
@@ -64,13 +65,25 @@ export interface FileForUpload {
   body: () => Readable | Buffer;
 }
 
+/** Where a file's content is read: a local path, or an object in another store (archive sync). */
+export type FileSource = { path: string } | { store: ObjectStore; key: string };
+
+function openSource(source: FileSource): Readable {
+  if ('path' in source) return createReadStream(source.path, { highWaterMark: 1 << 20 });
+  const { store, key } = source;
+  // Synchronous for the upload's body(); the request starts when the stream is first read.
+  return Readable.from((async function* () {
+    yield* await store.get(key);
+  })(), { objectMode: false });
+}
+
 /** Size, MD5 and SHA-256 of a file, known before the upload: Content-MD5 must precede the body. */
-export async function readForUpload(path: string, sizeWhenPlanned: number): Promise<FileForUpload> {
+export async function readForUpload(source: FileSource, sizeWhenPlanned: number): Promise<FileForUpload> {
   if (sizeWhenPlanned <= IN_MEMORY_LIMIT) {
-    const data = await readFile(path);
+    const data = 'path' in source ? await readFile(source.path) : Buffer.concat(await openSource(source).toArray());
     // Grown since it was planned: read it as a large file.
     if (data.length <= IN_MEMORY_LIMIT) return { ...(await sha256Of([data])), body: () => data };
   }
-  const stream = () => createReadStream(path, { highWaterMark: 1 << 20 });
+  const stream = () => openSource(source);
   return { ...(await sha256Of(stream())), body: stream };
 }
