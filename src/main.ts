@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { scrubSecrets } from './config/redact.js';
 import { Context } from './context.js';
-import { ExitCode, InterruptedError, describeError, exitCodeOf } from './errors.js';
+import { AjError, ExitCode, InterruptedError, describeError, exitCodeOf } from './errors.js';
 import { version } from './version.js';
 
 /** Command groups, loaded only when invoked so `aj --help` stays fast. */
@@ -64,19 +64,27 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const { setLockLossHandler } = await import('./db/job-lock.js');
+  setLockLossHandler((error) => ctx.abort.abort(error));
+  // What stopped the command when it was stopped from outside: a signal, or its lock session lost.
+  const stopReason = () => (ctx.signal.aborted && ctx.signal.reason instanceof AjError ? ctx.signal.reason : undefined);
   let exitCode: number;
   let failure: unknown;
   try {
     await program.parseAsync(argv);
-    exitCode = ctx.signal.aborted ? ExitCode.interrupted : ExitCode.ok;
+    const stopped = stopReason();
+    if (stopped && !(stopped instanceof InterruptedError)) reportError(ctx, stopped);
+    exitCode = ctx.signal.aborted ? exitCodeOf(stopped ?? new InterruptedError()) : ExitCode.ok;
+    failure = stopped;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Usage mistakes: commander has already printed its one line.
       exitCode = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ? ExitCode.ok : ExitCode.usage;
     } else {
-      reportError(ctx, error);
-      failure = error;
-      exitCode = ctx.signal.aborted ? ExitCode.interrupted : exitCodeOf(error);
+      const cause = stopReason() ?? error;
+      reportError(ctx, cause);
+      failure = cause;
+      exitCode = ctx.signal.aborted ? exitCodeOf(stopReason() ?? new InterruptedError()) : exitCodeOf(error);
     }
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -106,10 +107,51 @@ export async function libpqEnv(target: PgTarget): Promise<{ env: Record<string, 
   };
   for (const [param, name] of Object.entries(fromParams)) if (target.params[param]) env[name] = target.params[param]!;
   if (target.password === undefined) return { env, cleanup: async () => undefined };
-  const dir = await mkdtemp(join(tmpdir(), 'aj-pgpass-'));
+  await sweepPassDirsOfDeadProcesses();
+  // mkdtemp makes the directory 0700: only this user can even list it. The pid in its name lets the
+  // next run remove it when this process dies without cleaning up (kill -9).
+  const dir = await mkdtemp(join(tmpdir(), `${PASS_DIR_PREFIX}${process.pid}-`));
+  livePassDirs.add(dir);
   const passfile = join(dir, 'pgpass');
   await writeFile(passfile, `*:*:*:${escapePassField(target.user ?? '*')}:${escapePassField(target.password)}\n`, { mode: 0o600 });
-  return { env: { ...env, PGPASSFILE: passfile }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    env: { ...env, PGPASSFILE: passfile },
+    cleanup: async () => {
+      livePassDirs.delete(dir);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const PASS_DIR_PREFIX = 'aj-pgpass-';
+const PASS_DIR_NAME = /^aj-pgpass-(\d+)-/;
+const livePassDirs = new Set<string>();
+// Every exit path that runs JavaScript (normal end, an error, process.exit on a second Ctrl-C)
+// removes the passfiles still open; only a SIGKILL leaves one, for the next run to sweep.
+process.once('exit', () => {
+  for (const dir of livePassDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Removes passfile directories left by aj processes that no longer exist. */
+export async function sweepPassDirsOfDeadProcesses(dir = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  for (const name of entries) {
+    const pid = Number(PASS_DIR_NAME.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processExists(pid)) continue;
+    await rm(join(dir, name), { recursive: true, force: true }).then(() => removed.push(name), () => undefined);
+  }
+  return removed;
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else (and so does its directory).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function withLibpqEnv<T>(target: PgTarget, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {

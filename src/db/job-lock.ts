@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import { LockHeldError } from '../errors.js';
+import { LockHeldError, OperationError } from '../errors.js';
 import type { Db } from './pool.js';
 
 // Advisory locks take two int4 keys: a fixed namespace for aj jobs, then hashtext(job name).
@@ -11,6 +11,20 @@ const THIS_DATABASE = '(SELECT oid FROM pg_database WHERE datname = current_data
 export interface JobLock {
   job: string;
   release(): Promise<void>;
+}
+
+/** The lock's session ended under a running job (database restart, failover, pg_terminate_backend). */
+export class LockLostError extends OperationError {}
+
+type LossHandler = (error: LockLostError) => void;
+let onLockLost: LossHandler = () => undefined;
+
+/**
+ * What happens when a job's lock session dies: the entry point stops the command (as it does on
+ * SIGTERM), since without its lock a job can no longer know it runs alone.
+ */
+export function setLockLossHandler(handler: LossHandler): void {
+  onLockLost = handler;
 }
 
 export interface LockOptions {
@@ -37,11 +51,30 @@ export async function acquireJobLock(db: Db, job: string, options: LockOptions =
     throw error;
   }
   let released = false;
+  let lost = false;
+  const onLost = (error?: Error) => {
+    if (released || lost) return;
+    lost = true;
+    onLockLost(new LockLostError(
+      `lost the database session holding the ${job} lock${error?.message ? ` (${error.message})` : ''}: stopped, since another run may now start`,
+      'check that PostgreSQL is back, then run the command again; the next run closes what this one left open',
+      { cause: error },
+    ));
+  };
+  const onEnd = () => onLost();
+  client.on('error', onLost);
+  client.on('end', onEnd);
   return {
     job,
     async release() {
       if (released) return;
       released = true;
+      client.off('error', onLost);
+      client.off('end', onEnd);
+      if (lost) {
+        client.release(true);
+        return;
+      }
       await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [JOB_LOCK_NAMESPACE, job]).catch(() => undefined);
       client.release();
     },

@@ -32,6 +32,10 @@ export class Db {
     pool.on('error', () => {
       // An idle client lost its connection; the next query reports it.
     });
+    // A checked-out client has no listener of the pool's: without one, a connection killed under a
+    // running job (a database restart, a failover) is an uncaught 'error' event and a stack trace.
+    // The query in flight rejects with the error, which is how aj reports it.
+    pool.on('connect', (client) => client.on('error', ignoreConnectionError));
     return new Db(pool, target, schema);
   }
 
@@ -94,12 +98,17 @@ export function connectClient(target: PgTarget, applicationName = 'aj'): Promise
 async function openClient(target: PgTarget, options: { applicationName: string; searchPath?: string }): Promise<pg.Client> {
   const pgModule = (await import('pg')).default;
   const client = new pgModule.Client(pgClientConfig(target, options));
+  client.on('error', ignoreConnectionError);
   try {
     await client.connect();
   } catch (error) {
     throw explainPgError(error, target);
   }
   return client;
+}
+
+function ignoreConnectionError(): void {
+  // Reported by the query in flight, or by the next one.
 }
 
 /** Turns connection failures into one line that says what to check. */
@@ -114,6 +123,9 @@ export function explainPgError(error: unknown, target: PgTarget): Error {
   }
   if (e.code === '3D000') {
     return new OperationError(`database does not exist: ${where}`, 'create it or fix DATABASE_URL', { cause: error });
+  }
+  if (e.code === '57P01' || e.code === '57P02' || e.code === '57P03' || e.message === 'Connection terminated unexpectedly') {
+    return new OperationError(`lost the connection to PostgreSQL at ${where} (${e.message})`, 'the server restarted or the session was ended; run the command again once it is back', { cause: error });
   }
   if (e.message?.includes('timeout exceeded when trying to connect') || e.message?.includes('Connection terminated due to connection timeout')) {
     return new OperationError(`timed out connecting to PostgreSQL at ${where}`, 'check DATABASE_URL and the network', { cause: error });

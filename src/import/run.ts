@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename } from 'node:path';
 import type { Context } from '../context.js';
+import type { Db } from '../db/pool.js';
 import { UsageError } from '../errors.js';
 import { type ApplyCounts, type OnConflict, applyStaged, copySql, stagingTableSql, writableFields } from './apply.js';
 import { type Encoding, parseDelimiter, parseEncoding } from './detect.js';
@@ -63,6 +64,7 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
   const business = await ctx.business();
   const { acquireJobLock } = await import('../db/job-lock.js');
   const lock = await acquireJobLock(db, 'import', { wait: options.wait, signal: ctx.signal });
+  await closeInterruptedRuns(ctx, db);
   const fileName = options.file === '-' ? '(stdin)' : basename(options.file);
   const problems = new ProblemLog(options.reportPath);
   const run = await db.one<{ id: number }>(
@@ -130,6 +132,18 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
 
 function unusedFields(inFile: Array<string | undefined>, writable: string[]): string[] {
   return [...new Set(inFile.filter((f): f is string => f !== undefined && f !== 'client' && !writable.includes(f)))];
+}
+
+/**
+ * Runs left `running` by a process killed or cut from its database: under the import lock none is
+ * alive, and an import writes in one transaction, so nothing of theirs was written.
+ */
+async function closeInterruptedRuns(ctx: Context, db: Db): Promise<void> {
+  const closed = await db.query<{ id: number }>(
+    `UPDATE import_runs SET status = 'failed', error = 'interrupted before it finished: nothing of it was written', finished_at = now()
+      WHERE status = 'running' RETURNING id`,
+  );
+  if (closed.length > 0) ctx.io.notice(`closed ${closed.length} interrupted import run(s): ${closed.map((r) => r.id).join(', ')} (nothing of them was written)`);
 }
 
 class Rollback extends Error {
