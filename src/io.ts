@@ -114,15 +114,17 @@ export class IO {
   /**
    * Severe actions: confirmed on a terminal by typing the name, refused unattended without --yes.
    */
-  async confirm(message: string, options: { yes?: boolean; typeToConfirm?: string; flag?: string }): Promise<void> {
+  async confirm(message: string, options: { yes?: boolean; typeToConfirm?: string; flag?: string; details?: string[] }): Promise<void> {
     if (options.yes) return;
     if (!this.canPrompt()) {
       throw new UsageError(`${message}: refusing without confirmation`, `pass ${options.flag ?? '--yes'} to run unattended`);
     }
+    // What would go, before the question; Enter alone answers No.
+    if (options.details?.length) this.stderr.write(`${options.details.join('\n')}\n`);
     const clack = await import('@clack/prompts');
     const answer = options.typeToConfirm
       ? await clack.text({ message: `${message}. Type ${options.typeToConfirm} to confirm` })
-      : await clack.confirm({ message: `${message}?` });
+      : await clack.confirm({ message: `${message}?`, initialValue: false });
     const ok = options.typeToConfirm ? answer === options.typeToConfirm : answer === true;
     if (clack.isCancel(answer) || !ok) throw new UsageError('cancelled', 'nothing was changed');
   }

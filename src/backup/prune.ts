@@ -40,7 +40,8 @@ export async function runPrune(ctx: Context, options: { dryRun: boolean; yes: bo
     const store = await ctx.store('backup');
     const plan = await pruneBackups(ctx, db, store, { dryRun: true });
     if (options.dryRun || plan.removed.length === 0) return plan;
-    await ctx.io.confirm(`Delete ${plan.removed.length} backup(s) from ${store.url}`, { yes: options.yes });
+    const details = plan.removed.map((r) => `  backup ${r.id}  ${r.started_at.toISOString()}  ${r.object_key}`);
+    await ctx.io.confirm(`Delete these ${plan.removed.length} backup(s) from ${store.url}`, { yes: options.yes, details });
     return await pruneBackups(ctx, db, store, { dryRun: false });
   } finally {
     await lock.release();

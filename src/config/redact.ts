@@ -12,6 +12,23 @@ export function redactUrl(text: string): string {
     .replace(/([?&](?:ssl)?password=)([^&#\s]+)/gi, `$1${MASK}`);
 }
 
+// URLs whose path names a database or nothing secret; in any other secret URL (a Slack or
+// Mattermost webhook, a ping URL) the path and query are the token.
+const PLAIN_PATH = /^(postgres(ql)?|smtps?):$/i;
+
+/** A secret URL safe to print: the password always hidden, and the path and query too unless they only name a database. */
+export function redactSecretUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return MASK;
+  }
+  if (PLAIN_PATH.test(url.protocol)) return redactUrl(value);
+  const user = url.username ? `${url.username}:${MASK}@` : '';
+  return `${url.protocol}//${user}${url.host}${url.pathname === '/' && !url.search ? '/' : `/${MASK}`}`;
+}
+
 /** The effective config, safe to print: secrets masked, URL passwords hidden. */
 export function redactConfig(config: Config): Record<SettingName, unknown> {
   const out = {} as Record<SettingName, unknown>;
@@ -19,7 +36,7 @@ export function redactConfig(config: Config): Record<SettingName, unknown> {
     const value = config[name];
     const setting = settings[name] as { secret?: boolean };
     if (value === undefined) out[name] = undefined;
-    else if (setting.secret && typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) out[name] = redactUrl(value);
+    else if (setting.secret && typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) out[name] = redactSecretUrl(value);
     else if (setting.secret) out[name] = MASK;
     else out[name] = value;
   }

@@ -33,17 +33,20 @@ describe('redactConfig', () => {
     AWS_SECRET_ACCESS_KEY: 'aws-secret-789',
     AWS_SESSION_TOKEN: 'session-token-000',
     BACKUP_BUCKET: 's3://aj-backups/prod',
+    ALERT_WEBHOOK_URL: 'https://hooks.slack.com/services/T000/B000/XXXXwebhooksecret',
   });
   const redacted = redactConfig(config);
   const text = JSON.stringify(redacted);
 
   it('masks every secret, including URL passwords', () => {
-    for (const secret of ['db-pass-123', 'smtp-pass-456', 'plain-smtp-pass', 'AKIAEXAMPLEKEY', 'aws-secret-789', 'session-token-000']) {
+    for (const secret of ['db-pass-123', 'smtp-pass-456', 'plain-smtp-pass', 'AKIAEXAMPLEKEY', 'aws-secret-789', 'session-token-000', 'webhooksecret', 'T000']) {
       expect(text).not.toContain(secret);
     }
     expect(redacted.databaseUrl).toBe('postgresql://app:****@db:5432/aj?schema=public&connection_limit=5');
     expect(redacted.smtpUrl).toBe('smtp://mailer:****@smtp.example.fr:587');
     expect(redacted.s3SecretAccessKey).toBe('****');
+    // A webhook's token is its path: only the host stays, so the admin sees where alerts go.
+    expect(redacted.alertWebhookUrl).toBe('https://hooks.slack.com/****');
   });
 
   it('keeps non-secret settings as they are', () => {
