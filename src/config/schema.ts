@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_COMPANY_NAME, bic, iban, multiline, siret } from './company.js';
 
 /**
  * Every setting aj knows: the environment names it is read from (first found wins),
@@ -94,6 +95,9 @@ export const settings = {
   s3AccessKeyId: { env: ['S3_ACCESS_KEY_ID', 'AWS_ACCESS_KEY_ID'], schema: optionalText, secret: true, doc: 'S3 access key id. Unset: the AWS default credential chain.' },
   s3SecretAccessKey: { env: ['S3_SECRET_ACCESS_KEY', 'AWS_SECRET_ACCESS_KEY'], schema: optionalText, secret: true, doc: 'S3 secret key.' },
   s3SessionToken: { env: ['AWS_SESSION_TOKEN'], schema: optionalText, secret: true, doc: 'S3 session token.' },
+  s3Checksum: { env: ['S3_CHECKSUM'], schema: z.enum(['md5', 'crc32c', 'sha256', 'none']).default('md5'), doc: 'Integrity checksum the server checks on every upload, multipart parts included: md5 (Content-MD5, accepted by AWS with Object Lock, MinIO, Scaleway, OVH, R2, Backblaze), crc32c or sha256 (x-amz-checksum-* headers), none.' },
+  s3ConnectTimeoutSeconds: { env: ['S3_CONNECT_TIMEOUT_SECONDS'], schema: wholeNumber(1, 600).default(10), doc: 'Give up connecting to the S3 server after this many seconds (each attempt; 3 attempts).' },
+  s3IdleTimeoutSeconds: { env: ['S3_IDLE_TIMEOUT_SECONDS'], schema: wholeNumber(1, 3600).default(60), doc: 'Give up on an S3 request that sends or receives nothing for this many seconds (each attempt; 3 attempts).' },
 
   smtpUrl: { env: ['SMTP_URL'], schema: optionalText, secret: true, doc: 'smtp://user:pass@host:587 or smtps://...; alternative to the SMTP_HOST family.' },
   smtpHost: { env: ['SMTP_HOST'], schema: optionalText, doc: 'SMTP host (when SMTP_URL is unset).' },
@@ -109,6 +113,15 @@ export const settings = {
   alertEmail: { env: ['ALERT_EMAIL'], schema: email.optional(), doc: 'Where failure alerts go.' },
   alertWebhookUrl: { env: ['ALERT_WEBHOOK_URL'], schema: z.string().url().optional(), secret: true, doc: 'Also POST each alert as JSON to this URL (Slack/Mattermost-style webhook).' },
   alertCooldownMinutes: { env: ['ALERT_COOLDOWN_MINUTES'], schema: wholeNumber(0).default(60), doc: 'At most one alert per job (or status check) in this many minutes.' },
+
+  templatesDir: { env: ['AJ_TEMPLATES_DIR'], schema: optionalText, doc: 'Directory of the company\'s mail templates: <name>.txt (and <name>.html) there replaces the built-in template of that name or adds one (`aj mail templates`).' },
+  companyName: { env: ['COMPANY_NAME'], schema: z.string().trim().min(1).default(DEFAULT_COMPANY_NAME), doc: 'Company name in letters ({{entreprise_nom}}: subjects, signature, payment details).' },
+  companyAddress: { env: ['COMPANY_ADDRESS'], schema: multiline, doc: 'Postal address under the signature ({{entreprise_adresse}}; \\n for a line break).' },
+  companyPhone: { env: ['COMPANY_PHONE'], schema: optionalText, doc: 'Phone number under the signature ({{entreprise_telephone}}).' },
+  companySiret: { env: ['COMPANY_SIRET'], schema: siret, doc: 'SIRET (14 digits) under the signature ({{entreprise_siret}}).' },
+  companyIban: { env: ['COMPANY_IBAN'], schema: iban, doc: 'IBAN for payment by transfer, checked (mod 97); set: invoice reminders give the payment details ({{entreprise_iban}}).' },
+  companyBic: { env: ['COMPANY_BIC'], schema: bic, doc: 'BIC printed beside the IBAN ({{entreprise_bic}}).' },
+  companySignature: { env: ['COMPANY_SIGNATURE'], schema: multiline, doc: 'Who signs letters ({{entreprise_signature}}; \\n for a line break). Unset: "L\'équipe <COMPANY_NAME>".' },
 
   reminderInvoiceDays: { env: ['REMINDER_INVOICE_DAYS'], schema: dayList.default('30,60'), doc: 'Invoice reminder levels, days after the due date.' },
   reminderQuoteDays: { env: ['REMINDER_QUOTE_DAYS'], schema: wholeNumber(1).default(15), doc: 'Quote reminder, days after sending without signature.' },
