@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aj, scratchDir } from '../../helpers/cli.js';
+import { execa } from 'execa';
+import { AJ_BIN, aj, cleanEnv, scratchDir } from '../../helpers/cli.js';
 import { type TestDatabase, createTestDatabase, dropDatabase, urlFor } from '../../helpers/pg.js';
 import { type S3Server, s3Env, startS3Server } from '../../helpers/s3.js';
 import { contentChecksums, seedBusinessData } from './fixture.js';
@@ -95,6 +96,22 @@ describe('retention on local file storage', () => {
     expect(JSON.parse(dry.stdout).removed.map((r: { id: number }) => r.id)).toEqual([ids[1]]);
     const unattended = await aj(['backup', 'prune'], { env });
     expect(unattended.exitCode, unattended.stderr).toBe(2);
+    // On a terminal (script gives it one): the backups are listed first, and Enter alone answers No.
+    const onTerminal = execa('script', ['-qec', `${process.execPath} -- ${AJ_BIN} backup prune`, '/dev/null'], { env: cleanEnv(env), extendEnv: false, reject: false, cwd: dir, timeout: 30_000 });
+    let screen = '';
+    let answered = false;
+    onTerminal.stdout!.on('data', (chunk: Buffer) => {
+      screen += chunk.toString();
+      // The list is printed before the prompt; Enter goes once the prompt has had time to take the terminal.
+      if (!answered && screen.includes(`backup ${ids[1]} `)) {
+        answered = true;
+        setTimeout(() => onTerminal.stdin!.write('\r'), 1000);
+      }
+    });
+    const prompt = await onTerminal;
+    expect(prompt.exitCode, screen).toBe(2);
+    expect(screen).toContain('cancelled (nothing was changed)');
+    expect(JSON.parse((await aj(['backup', 'prune', '--dry-run', '--json'], { env })).stdout).removed).toHaveLength(1);
 
     const run = await aj(['backup', 'run', '--json'], { env });
     expect(run.exitCode, run.stderr).toBe(0);
