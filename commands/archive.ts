@@ -3,9 +3,9 @@ import type { Context } from '../src/context.js';
 import { OperationError, VerificationError } from '../src/errors.js';
 import { formatBytes, formatTime, renderTable } from '../src/render.js';
 
-const wholeNumber = (flag: string, max: number) => (value: string) => {
+const wholeNumber = (flag: string, max: number, min = 1) => (value: string) => {
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from 1 to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
   return n;
 };
 
@@ -56,6 +56,49 @@ Exit status: 0 every file archived or already archived, 1 some files failed (eac
       const ignored = report.ignored ? `, ${report.ignored} non-PDF file(s) ignored` : '';
       ctx.io.notice(`${report.archived} archived, ${report.skipped} already archived, ${report.failed} failed${ignored} (${report.storage})`);
       if (report.failed > 0) throw new OperationError(`${report.failed} of ${report.files.length} file(s) failed`, 'fix the cause and run the same command again: archived files are skipped');
+    });
+
+  archive
+    .command('sync')
+    .description('archive every new or changed PDF where the app writes them (for cron); unchanged files are not read again')
+    .requiredOption('--from <dir|s3://bucket/prefix>', 'where the app writes its PDFs')
+    .option('--pattern <pattern>', 'where type and id are in a path: {type} {year} {month} {docId} {file}', '{type}/{year}/{month}/{docId}/{file}.pdf')
+    .option('--type <type>', 'document type of every file, for a pattern without {type}')
+    .option('--settle <seconds>', 'leave files of a directory modified less than this long ago for the next run (still being written)', wholeNumber('--settle', 86_400, 0), 60)
+    .option('--dry-run', 'list what would be archived, read and write nothing')
+    .option('--concurrency <n>', 'files uploaded at once', wholeNumber('--concurrency', 64), 8)
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', `
+A file already archived and unchanged since (same size and modification time, or ETag on S3) is
+skipped from the listing alone. A changed file becomes a new version; nothing is overwritten. Files
+not named *.pdf are ignored; PDFs outside the pattern are named and skipped.
+
+Examples:
+  aj archive sync --from /srv/art-et-jardin/storage/pdf
+  aj archive sync --from s3://aj-app-files/pdf --json
+  aj archive sync --from /srv/app/factures --pattern '{year}/{docId}.pdf' --type facture --dry-run
+
+Exit status: 0 every new or changed file archived (or already archived), 1 some files failed (each
+is named; the next run tries them again), 2 bad flag or pattern, 75 another sync is running.
+`)
+    .action(async (opts: { from: string; pattern: string; type?: string; settle: number; dryRun?: boolean; concurrency: number; json?: boolean }) => {
+      const { runArchiveSync } = await import('../src/archive/sync.js');
+      const report = await runArchiveSync(ctx, { ...opts, settleSeconds: opts.settle });
+      if (opts.json) ctx.io.json(report);
+      else {
+        await renderTable(ctx.io, report.files, [
+          { header: 'status', value: (f) => ctx.io.paint(f.status === 'archived' ? 'green' : f.status === 'failed' || f.status === 'outside-layout' ? 'red' : 'dim', f.status) },
+          { header: 'type', value: (f) => f.type },
+          { header: 'doc id', value: (f) => f.docId },
+          { header: 'version', value: (f) => f.version },
+          { header: 'file', value: (f) => f.path },
+          { header: 'detail', value: (f) => f.detail },
+        ]);
+      }
+      for (const f of report.files.filter((f) => f.status === 'failed' || f.status === 'outside-layout')) ctx.io.warn(`${f.path}: ${f.status === 'failed' ? '' : 'outside the layout, not archived: '}${f.detail}`);
+      const done = report.dryRun ? `${report.files.filter((f) => f.status === 'would-archive').length} to archive` : `${report.archived} archived, ${report.alreadyArchived} already archived, ${report.failed} failed`;
+      ctx.io.notice(`${report.listed} file(s) in ${report.source}: ${done}, ${report.unchanged} unchanged, ${report.outsideLayout} outside the layout, ${report.settling} still being written (${report.storage})`);
+      if (report.failed > 0) throw new OperationError(`${report.failed} file(s) failed`, 'fix the cause: the next run tries them again');
     });
 
   archive

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import type { BusinessSql } from './business/sql.js';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { Config, SettingName } from './config/schema.js';
@@ -99,14 +98,10 @@ export class Context {
     const [setting, value] = name === 'backup' ? ['BACKUP_BUCKET', config.backupLocation] : ['ARCHIVE_BUCKET', config.archiveLocation];
     const location = value ? parseLocation(value, setting) : localFallback(config.dataDir, name === 'backup' ? 'backups' : 'archive');
     if (!value && location.kind === 'file') this.io.warn(`${setting} is not set: using local storage ${location.path}, which is not off-site`);
-    if (location.kind === 'file') {
-      const { FsStore } = await import('./storage/fs.js');
-      return new FsStore(resolve(location.path));
-    }
-    const { S3Store, createS3Client } = await import('./storage/s3.js');
-    const client = createS3Client(config);
-    this.closers.push(() => client.destroy());
-    return new S3Store(client, location.bucket, location.prefix);
+    const { openLocation } = await import('./storage/open.js');
+    const { store, close } = await openLocation(location, config);
+    if (close) this.closers.push(close);
+    return store;
   }
 
   /** The mail transport; `pool` for batches (reminders, alerts). */

@@ -11,8 +11,13 @@ const DOC_TYPE = /^[a-z][a-z0-9_-]{0,39}$/;
 const DOC_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+/** Why a document type is unusable, or undefined when it is fine. */
+export function docTypeProblem(type: string): string | undefined {
+  return DOC_TYPE.test(type) ? undefined : 'is not a lowercase word (letters, digits, "_" and "-", at most 40)';
+}
+
 export function checkDocType(type: string): string {
-  if (!DOC_TYPE.test(type)) {
+  if (docTypeProblem(type)) {
     throw new UsageError(`invalid document type ${JSON.stringify(type)}`, 'use a lowercase word such as devis or facture');
   }
   return type;
