@@ -99,7 +99,7 @@ export class Context {
     const location = value ? parseLocation(value, setting) : localFallback(config.dataDir, name === 'backup' ? 'backups' : 'archive');
     if (!value && location.kind === 'file') this.io.warn(`${setting} is not set: using local storage ${location.path}, which is not off-site`);
     const { openLocation } = await import('./storage/open.js');
-    const { store, close } = await openLocation(location, config);
+    const { store, close } = await openLocation(location, config, this.signal);
     if (close) this.closers.push(close);
     return store;
   }

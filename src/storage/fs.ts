@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError, VerificationError } from '../errors.js';
 import { HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
-import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PutOptions, type PutResult, SHA256_METADATA, compareKeys } from './store.js';
+import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PartialWrite, type PutOptions, type PutResult, SHA256_METADATA, compareKeys } from './store.js';
 
 const META_SUFFIX = '.ajmeta';
 const TMP_MARKER = '.ajtmp-';
@@ -117,6 +117,25 @@ export class FsStore implements ObjectStore {
 
   async deleteMany(keys: string[]): Promise<void> {
     for (const key of keys) await this.delete(key);
+  }
+
+  /** Temporary files of writes that never reached their final name (a crash, kill -9), oldest first. */
+  async listPartials(prefix: string): Promise<PartialWrite[]> {
+    const files: string[] = [];
+    await walk(join(this.root, ...prefix.slice(0, prefix.lastIndexOf('/') + 1).split('/').filter(Boolean)), files);
+    const found: PartialWrite[] = [];
+    for (const file of files) {
+      const key = relative(this.root, file).split(sep).join('/');
+      if (!key.startsWith(prefix) || !basename(file).startsWith(TMP_MARKER)) continue;
+      const info = await stat(file).catch(() => undefined);
+      if (info) found.push({ key, id: file, startedAt: info.mtime });
+    }
+    return found.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+  }
+
+  async removePartial(partial: PartialWrite): Promise<void> {
+    if (!basename(partial.id).startsWith(TMP_MARKER) || relative(this.root, partial.id).startsWith('..')) throw new OperationError(`not a temporary file of ${this.url}: ${partial.id}`);
+    await rm(partial.id, { force: true });
   }
 }
 

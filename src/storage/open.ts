@@ -4,12 +4,13 @@ import type { Location } from './location.js';
 import type { ObjectStore } from './store.js';
 
 /** The driver for a location (the S3 SDK loaded only for s3://); `close` releases its client. */
-export async function openLocation(location: Location, config: Config): Promise<{ store: ObjectStore; close?: () => void }> {
+export async function openLocation(location: Location, config: Config, signal?: AbortSignal): Promise<{ store: ObjectStore; close?: () => void }> {
   if (location.kind === 'file') {
     const { FsStore } = await import('./fs.js');
     return { store: new FsStore(resolve(location.path)) };
   }
   const { S3Store, createS3Client } = await import('./s3.js');
   const client = createS3Client(config);
-  return { store: new S3Store(client, location.bucket, location.prefix), close: () => client.destroy() };
+  const store = new S3Store(client, location.bucket, location.prefix, { region: config.s3Region, checksum: config.s3Checksum, signal });
+  return { store, close: () => client.destroy() };
 }

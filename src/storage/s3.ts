@@ -2,25 +2,27 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-  S3ServiceException,
+  type S3Client,
+  type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Config } from '../config/schema.js';
 import { OperationError, VerificationError } from '../errors.js';
 import { type Digest, HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
+import { type UploadChecksum, checksumAlgorithmOf } from './s3-client.js';
+import { type S3Action, explainS3Error } from './s3-errors.js';
 import {
-  ObjectNotFoundError,
   type ObjectInfo,
   type ObjectStore,
+  type PartialWrite,
   type PutOptions,
   type PutResult,
   SHA256_METADATA,
@@ -29,6 +31,8 @@ import {
   justBefore,
 } from './store.js';
 
+export { createS3Client } from './s3-client.js';
+
 // Objects up to this size with a known length go in one PutObject (with Content-MD5 when known).
 const SINGLE_PUT_LIMIT = 64 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
@@ -36,6 +40,10 @@ const PART_QUEUE = 4;
 
 // Up to this many keys, findExisting asks for each; above, it lists their key range.
 const FEW_KEYS = 4;
+
+// Once the command is interrupted, each request still needed to clean up gets this long: a stalled
+// server must not hold the exit (what is left is swept by the next run).
+const CLEANUP_MS = 3000;
 
 /** What was at the key before a put: nothing, an object, or unknown (the look failed). */
 type Before = ObjectInfo | 'unknown' | undefined;
@@ -47,44 +55,33 @@ interface ObjectParams {
   Metadata: Record<string, string>;
 }
 
-// Only warn, which the SDK calls directly. It calls the others as `logger?.info?.(…)`, so without
-// them it never builds their messages: a filtered copy of every request and response, a measurable
-// share of the CPU on thousands of small PUTs.
-const SILENT_LOGGER = { warn() {} } as unknown as NonNullable<S3ClientConfig['logger']>;
-
-export function createS3Client(config: Config): S3Client {
-  const endpoint = config.s3Endpoint;
-  const isAws = !endpoint || /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/.test(new URL(endpoint).host);
-  const forcePathStyle = config.s3PathStyle === 'auto' ? !isAws : config.s3PathStyle === 'true';
-  return new S3Client({
-    region: config.s3Region,
-    endpoint,
-    forcePathStyle,
-    credentials: config.s3AccessKeyId && config.s3SecretAccessKey
-      ? { accessKeyId: config.s3AccessKeyId, secretAccessKey: config.s3SecretAccessKey, sessionToken: config.s3SessionToken }
-      : undefined,
-    // Since v3.729 the SDK sends CRC32 trailers in aws-chunked framing by default; many
-    // S3-compatible servers reject it or store the framing inside the object. Only when required.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 3,
-    // Without a logger the SDK writes to console.warn (e.g. on a failed streamed upload); cron mails
-    // every stderr line, and aj reports the failure itself in one line.
-    logger: SILENT_LOGGER,
-  });
+export interface S3StoreOptions {
+  /** S3_REGION, for the message that names a bucket's real region. */
+  region?: string;
+  /** S3_CHECKSUM: the integrity checksum every upload carries. */
+  checksum?: UploadChecksum;
+  /** The command's cancellation (SIGINT/SIGTERM): it reaches every request. */
+  signal?: AbortSignal;
 }
 
 export class S3Store implements ObjectStore {
   readonly kind = 's3' as const;
   readonly url: string;
   private bulkDeleteRefused = false;
+  private readonly region: string;
+  private readonly checksum: UploadChecksum;
+  private readonly signal?: AbortSignal;
 
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly prefix: string,
+    options: S3StoreOptions = {},
   ) {
     this.url = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
+    this.region = options.region ?? 'us-east-1';
+    this.checksum = options.checksum ?? 'md5';
+    this.signal = options.signal;
   }
 
   private fullKey(key: string): string {
@@ -92,8 +89,29 @@ export class S3Store implements ObjectStore {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
+  /**
+   * The signal a request goes with: the store's and the caller's; once either has fired, a short
+   * deadline instead, so that cleaning up after an interruption cannot hang on a stalled server.
+   */
+  private deadline(signal?: AbortSignal): AbortSignal | undefined {
+    const signals = [this.signal, signal].filter((s): s is AbortSignal => Boolean(s));
+    if (signals.some((s) => s.aborted)) return AbortSignal.timeout(CLEANUP_MS);
+    return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  }
+
+  /** One request, with the deadline above, its failure explained. */
+  private async send<T>(request: (options: { abortSignal?: AbortSignal }) => Promise<T>, action: S3Action, key: string, signal?: AbortSignal): Promise<T> {
+    try {
+      return await request({ abortSignal: this.deadline(signal) });
+    } catch (error) {
+      throw this.explain(error, action, key);
+    }
+  }
+
   async put(key: string, content: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {
     const Key = this.fullKey(key);
+    this.signal?.throwIfAborted();
+    options.signal?.throwIfAborted();
     // Servers that ignore If-None-Match (s3rver, older MinIO) would silently overwrite: look first,
     // unless the caller just did (findExisting). What was there also tells a partial object a lax
     // server kept after a failed put from an older one.
@@ -113,19 +131,15 @@ export class S3Store implements ObjectStore {
     const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5));
     const source = body.pipe(hashing);
     body.once('error', (error) => hashing.destroy(error));
+    // A stream goes out in one PUT only with a checksum known beforehand (Content-MD5 from the
+    // caller); otherwise through Upload, which holds each part in memory to compute its checksum.
+    const streamedAsIs = options.size !== undefined && options.size <= SINGLE_PUT_LIMIT && (Boolean(options.md5) || this.checksum === 'none');
     let etag: string | undefined;
     try {
-      if (options.size !== undefined && options.size <= SINGLE_PUT_LIMIT) {
-        etag = await this.singlePut(params, source, options.size, options.md5, options);
+      if (streamedAsIs) {
+        etag = await this.singlePut(params, source, options.size!, options.md5, options);
       } else {
-        const upload = new Upload({ client: this.client, params: { ...params, Body: source }, partSize: PART_SIZE, queueSize: PART_QUEUE, leavePartsOnError: false });
-        const abort = () => void upload.abort().catch(() => undefined);
-        options.signal?.addEventListener('abort', abort, { once: true });
-        try {
-          etag = unquote((await upload.done()).ETag);
-        } finally {
-          options.signal?.removeEventListener('abort', abort);
-        }
+        etag = await this.upload(params, source, options.signal);
       }
     } catch (error) {
       hashing.destroy();
@@ -143,6 +157,28 @@ export class S3Store implements ObjectStore {
     return this.confirmPut(key, hashing, etag, options);
   }
 
+  /** A stream of any length, in parts of PART_SIZE (one PutObject when it fits in one part). */
+  private async upload(params: ObjectParams, Body: Readable, signal?: AbortSignal): Promise<string | undefined> {
+    const abortController = new AbortController();
+    const upload = new Upload({
+      client: this.client,
+      params: { ...params, Body, ...checksumAlgorithmOf(this.checksum) },
+      partSize: PART_SIZE,
+      queueSize: PART_QUEUE,
+      leavePartsOnError: false,
+      abortController,
+    });
+    const stop = this.deadline(signal);
+    const abort = () => abortController.abort();
+    if (stop?.aborted) abort();
+    stop?.addEventListener('abort', abort, { once: true });
+    try {
+      return unquote((await upload.done()).ETag);
+    } finally {
+      stop?.removeEventListener('abort', abort);
+    }
+  }
+
   /**
    * Content already in memory goes as it is, without a stream and a hashing pipe per small file,
    * and is checked against what the caller announced before anything is sent.
@@ -152,14 +188,16 @@ export class S3Store implements ObjectStore {
     const sent: Digest = { bytes: content.length, sha256: digest('sha256'), md5: options.md5 ? digest('md5') : undefined };
     checkExpected(key, sent, options);
     await options.beforeEnd?.();
+    // With S3_CHECKSUM=md5 the MD5 goes anyway: computed here, the ETag then proves the stored bytes.
+    const md5 = sent.md5 ?? (this.checksum === 'md5' ? digest('md5') : undefined);
     let etag: string | undefined;
     try {
-      etag = await this.singlePut(params, content, content.length, sent.md5, options);
+      etag = await this.singlePut(params, content, content.length, md5, options);
     } catch (error) {
       return this.abandonPut(key, before, error);
     }
     options.onProgress?.(content.length);
-    return this.confirmPut(key, sent, etag, options);
+    return this.confirmPut(key, { ...sent, md5 }, etag, options);
   }
 
   /** One PutObject (create-only when asked, Content-MD5 when known); the server's ETag. */
@@ -170,7 +208,9 @@ export class S3Store implements ObjectStore {
       ContentLength,
       ContentMD5: md5 ? Buffer.from(md5, 'hex').toString('base64') : undefined,
       IfNoneMatch: options.ifNoneMatch ? '*' : undefined,
-    }), { abortSignal: options.signal });
+      // A CRC32C or SHA-256 header is computed from content in memory only (a stream would need trailers).
+      ...(Buffer.isBuffer(Body) && !md5 ? checksumAlgorithmOf(this.checksum) : {}),
+    }), { abortSignal: this.deadline(options.signal) });
     return unquote(out.ETag);
   }
 
@@ -186,7 +226,7 @@ export class S3Store implements ObjectStore {
    */
   private async confirmPut(key: string, sent: Digest, etag: string | undefined, options: PutOptions): Promise<PutResult> {
     if (!(sent.md5 && etag === sent.md5)) await this.checkStored(key, sent, options);
-    return { key, size: sent.bytes, sha256: sent.sha256, ...(sent.md5 ? { md5: sent.md5 } : {}), ...(etag ? { etag } : {}) };
+    return { key, size: sent.bytes, sha256: sent.sha256, ...(options.md5 ? { md5: sent.md5 } : {}), ...(etag ? { etag } : {}) };
   }
 
   /** After a failed put: removes what it left under the key (not an untouched older object), best effort. */
@@ -212,17 +252,13 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string, options: { signal?: AbortSignal } = {}): Promise<Readable> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
-      return out.Body as Readable;
-    } catch (error) {
-      throw this.explain(error, 'download', key);
-    }
+    const out = await this.send((o) => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), o), 'download', key, options.signal);
+    return out.Body as Readable;
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), { abortSignal: this.deadline() });
       return { key, size: out.ContentLength ?? 0, lastModified: out.LastModified, etag: unquote(out.ETag), metadata: out.Metadata ?? {} };
     } catch (error) {
       const status = (error as S3ServiceException).$metadata?.httpStatusCode;
@@ -240,12 +276,7 @@ export class S3Store implements ObjectStore {
     const StartAfter = startAfter === undefined ? undefined : base + startAfter;
     let ContinuationToken: string | undefined;
     do {
-      let page;
-      try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, StartAfter, ContinuationToken, MaxKeys }));
-      } catch (error) {
-        throw this.explain(error, 'list', prefix);
-      }
+      const page = await this.send((o) => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, StartAfter, ContinuationToken, MaxKeys }), o), 'list', prefix);
       for (const item of page.Contents ?? []) {
         yield { key: item.Key!.slice(base.length), size: item.Size ?? 0, lastModified: item.LastModified, etag: unquote(item.ETag), metadata: {} };
       }
@@ -288,11 +319,7 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
-    } catch (error) {
-      throw this.explain(error, 'delete', key);
-    }
+    await this.send((o) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }), o), 'delete', key);
   }
 
   /** DeleteObjects in batches of 1000; single deletes where a server refuses the bulk call. */
@@ -301,11 +328,11 @@ export class S3Store implements ObjectStore {
       const batch = keys.slice(i, i + 1000);
       if (!this.bulkDeleteRefused) {
         try {
-          const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.fullKey(k) })), Quiet: true } }));
+          const out = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.fullKey(k) })), Quiet: true } }), { abortSignal: this.deadline() });
           if (out.Errors?.length) throw new OperationError(`could not delete ${out.Errors.length} objects: ${out.Errors[0]?.Message}`, 'check the storage permissions');
           continue;
         } catch (error) {
-          if (error instanceof OperationError) throw error;
+          if (error instanceof OperationError || (error as Error).name === 'AbortError') throw error;
           this.bulkDeleteRefused = true;
         }
       }
@@ -313,25 +340,29 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  private explain(error: unknown, action: string, key: string): Error {
-    if (error instanceof OperationError || error instanceof VerificationError) return error;
-    const e = error as S3ServiceException & { code?: string };
-    const name = e.name ?? '';
-    const where = `${this.url}/${key}`;
-    if (name === 'AbortError') return error as Error;
-    if (name === 'NoSuchBucket') return new OperationError(`bucket ${this.bucket} does not exist`, 'create it or fix the bucket setting', { cause: error });
-    if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'CredentialsProviderError'].includes(name)) {
-      return new OperationError(`S3 refused access to ${where} (${name})`, 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy', { cause: error });
-    }
-    if (name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return new ObjectNotFoundError(`object not found: ${where}`, 'check the key', { cause: error });
-    if (name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) return new OperationError(`object already exists: ${where}`, 'objects here are never overwritten', { cause: error });
-    const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'EPIPE') {
-      return new OperationError(`cannot ${action} ${where}: storage unreachable (${code})`, 'check S3_ENDPOINT and the network', { cause: error });
-    }
-    // HEAD answers carry no body, so the SDK only knows the status code.
-    const reason = e.message && e.message !== 'UnknownError' ? e.message : `server answered HTTP ${e.$metadata?.httpStatusCode ?? '?'}`;
-    return new OperationError(`cannot ${action} ${where}: ${reason}`, 'check the storage server and its logs', { cause: error });
+  /** Multipart uploads begun under `prefix` and never completed nor aborted, oldest first. */
+  async listPartials(prefix: string): Promise<PartialWrite[]> {
+    const base = this.prefix ? `${this.prefix}/` : '';
+    const found: PartialWrite[] = [];
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    do {
+      const page = await this.send((o) => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base + prefix, KeyMarker, UploadIdMarker }), o), 'list unfinished uploads in', prefix);
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key?.startsWith(base) && upload.UploadId) found.push({ key: upload.Key.slice(base.length), id: upload.UploadId, startedAt: upload.Initiated ?? new Date(0) });
+      }
+      [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
+    } while (KeyMarker);
+    return found.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+  }
+
+  async removePartial(partial: PartialWrite): Promise<void> {
+    const command = new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.fullKey(partial.key), UploadId: partial.id });
+    await this.send((o) => this.client.send(command, o), 'abort the unfinished upload of', partial.key);
+  }
+
+  private explain(error: unknown, action: S3Action, key: string): Error {
+    return explainS3Error(error, { action, url: `${this.url}/${key}`, bucket: this.bucket, region: this.region });
   }
 }
 

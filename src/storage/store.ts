@@ -20,6 +20,18 @@ export interface ObjectStore {
   findExisting(keys: readonly string[]): Promise<Map<string, ObjectInfo>>;
   delete(key: string): Promise<void>;
   deleteMany(keys: string[]): Promise<void>;
+  /** Writes a crash left unfinished under `prefix` (S3 multipart uploads, FsStore temporary files), oldest first. */
+  listPartials(prefix: string): Promise<PartialWrite[]>;
+  /** Removes what an unfinished write left (aborts the multipart upload, deletes the temporary file). */
+  removePartial(partial: PartialWrite): Promise<void>;
+}
+
+/** An unfinished write: its final key, when it started, and the driver's handle on it. */
+export interface PartialWrite {
+  key: string;
+  startedAt: Date;
+  /** The multipart upload id, or the temporary file's path. */
+  id: string;
 }
 
 export interface PutOptions {

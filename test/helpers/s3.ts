@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,8 @@ export function s3Env(endpoint: string, bucket: string, prefix?: string): Record
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     BACKUP_BUCKET: `s3://${bucket}${prefix ? `/${prefix}` : ''}`,
+    // The SDK's credential chain must never reach past loopback for an instance's metadata.
+    AWS_EC2_METADATA_DISABLED: 'true',
   };
 }
 
@@ -72,7 +75,9 @@ export type FaultMode =
   /** Flip one byte of response bodies at this offset (counted over the whole response). */
   | { kind: 'flip-response-byte'; offset: number }
   /** Refuse connections outright. */
-  | { kind: 'down' };
+  | { kind: 'down' }
+  /** Accept connections and read requests, never answer (a paused server, a black-holed network). */
+  | { kind: 'stall' };
 
 /**
  * A loopback TCP proxy in front of the S3 server that misbehaves on cue, so tests can
@@ -106,6 +111,11 @@ export class FaultProxy {
     client.on('close', () => this.sockets.delete(client));
     const mode = this.mode;
     if (mode.kind === 'down') return void client.destroy();
+    if (mode.kind === 'stall') {
+      client.on('error', () => undefined);
+      client.resume();
+      return;
+    }
     if (mode.kind === 'status') {
       client.once('data', () => {
         const body = `<?xml version="1.0"?><Error><Code>InternalError</Code><Message>injected ${mode.status}</Message></Error>`;
@@ -149,5 +159,87 @@ export class FaultProxy {
       client.write(chunk);
     });
     upstream.on('end', () => client.end());
+  }
+}
+
+export interface GateRules {
+  /** Refuse PUTs (PutObject, UploadPart) with neither Content-MD5 nor an x-amz-checksum-* header, as AWS does on an Object Lock bucket. */
+  requireChecksum?: boolean;
+  /** Answer GetBucketVersioning as a bucket with this status. */
+  versioning?: 'Enabled' | 'Suspended';
+  /** Answer GetObjectLockConfiguration as a bucket with this default retention. */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /** Answer every other request with this S3 error (access denied, wrong region...). */
+  error?: { status: number; code: string; message: string; headers?: Record<string, string>; extra?: string };
+}
+
+/** A request the gate saw: enough to tell which integrity header it carried. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  checksum?: string;
+}
+
+/**
+ * An HTTP proxy in front of the S3 server that plays a bucket's settings the test server lacks:
+ * Object Lock's checksum requirement, versioning and retention answers, refusals AWS would send.
+ */
+export class S3Gate {
+  rules: GateRules = {};
+  readonly seen: SeenRequest[] = [];
+  private server = http.createServer((req, res) => this.handle(req, res));
+  port = 0;
+
+  constructor(private readonly upstreamPort: number) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://gate');
+    const names = Object.keys(req.headers);
+    const checksum = names.find((n) => n === 'content-md5' || n.startsWith('x-amz-checksum-'));
+    this.seen.push({ method: req.method ?? '', url: req.url ?? '', checksum });
+    const answer = (status: number, body: string, headers: Record<string, string> = {}) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(status, { 'content-type': 'application/xml', ...headers });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      });
+    };
+    const xml = (inner: string) => `<?xml version="1.0" encoding="UTF-8"?>${inner}`;
+    const { rules } = this;
+    if (req.method === 'GET' && url.searchParams.has('versioning') && rules.versioning) {
+      return answer(200, xml(`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${rules.versioning}</Status></VersioningConfiguration>`));
+    }
+    if (req.method === 'GET' && url.searchParams.has('object-lock') && rules.objectLock) {
+      const { mode, days } = rules.objectLock;
+      return answer(200, xml(`<ObjectLockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>${mode}</Mode><Days>${days}</Days></DefaultRetention></Rule></ObjectLockConfiguration>`));
+    }
+    if (rules.error) {
+      const { status, code, message, headers, extra } = rules.error;
+      return answer(status, xml(`<Error><Code>${code}</Code><Message>${message}</Message>${extra ?? ''}<RequestId>gate</RequestId></Error>`), headers);
+    }
+    if (rules.requireChecksum && req.method === 'PUT' && !checksum && !url.searchParams.has('tagging')) {
+      return answer(400, xml('<Error><Code>InvalidRequest</Code><Message>Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters</Message><RequestId>gate</RequestId></Error>'));
+    }
+    const upstream = http.request({ host: '127.0.0.1', port: this.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
   }
 }
