@@ -8,7 +8,7 @@ import { openLocation } from '../storage/open.js';
 import type { ObjectInfo, ObjectStore } from '../storage/store.js';
 import { type ArchiveFile, archiveFiles } from './batch.js';
 import { businessDate, checkDocType } from './layout.js';
-import { DEFAULT_SOURCE_PATTERN, matchSourcePath, parseSourcePattern } from './sync-layout.js';
+import { DEFAULT_SOURCE_PATTERN, type SourcePattern, matchSourcePath, parseSourcePattern } from './sync-layout.js';
 import { type SyncedFile, loadSyncState, recordSynced } from './sync-state.js';
 
 export interface ArchiveSyncOptions {
@@ -76,74 +76,77 @@ export async function runArchiveSync(ctx: Context, opts: ArchiveSyncOptions): Pr
   const lock = opts.dryRun ? undefined : await acquireJobLock(db, 'archive-sync', { signal: ctx.signal });
   try {
     const state = await loadSyncState(db, source.url);
-    const today = businessDate(ctx.clock(), ctx.config().timezone);
-    const now = ctx.clock().getTime();
-    const report: ArchiveSyncReport = {
-      source: source.url, storage: archive.url, dryRun: Boolean(opts.dryRun), listed: 0, read: 0, unchanged: 0,
-      archived: 0, alreadyArchived: 0, failed: 0, outsideLayout: 0, settling: 0, ignored: 0, files: [],
-    };
-    const add = (result: SyncFileResult) => {
-      report.files.push(result);
-      if (result.status === 'archived') report.archived += 1;
-      else if (result.status === 'already-archived') report.alreadyArchived += 1;
-      else if (result.status === 'failed') report.failed += 1;
-      else if (result.status === 'outside-layout') report.outsideLayout += 1;
-      else if (result.status === 'settling') report.settling += 1;
-    };
-    const candidates: Candidate[] = [];
-    for await (const info of source.list()) {
-      report.listed += 1;
-      const name = posix.basename(info.key);
-      if (name.startsWith('.') || !name.toLowerCase().endsWith('.pdf')) {
-        report.ignored += 1;
-        continue;
-      }
-      const known = state.get(info.key);
-      if (known && known.size === info.size && known.fingerprint === fingerprintOf(info)) {
-        report.unchanged += 1;
-        continue;
-      }
-      const match = matchSourcePath(pattern, info.key);
-      if ('problem' in match) {
-        add({ path: info.key, status: 'outside-layout', detail: match.problem });
-        continue;
-      }
-      const age = info.lastModified ? (now - info.lastModified.getTime()) / 1000 : Infinity;
-      if (source.kind === 'file' && age < opts.settleSeconds) {
-        add({ path: info.key, status: 'settling', type: match.type, docId: match.docId, detail: `modified ${Math.max(0, Math.round(age))} s ago; archived by a later run` });
-        continue;
-      }
-      candidates.push({
-        info,
-        path: info.key,
-        source: { store: source, key: info.key },
-        type: match.type,
-        docId: match.docId,
-        date: match.date ?? today,
-        size: info.size,
-        contentType: 'application/pdf',
-      });
-    }
+    const { counts, files, candidates } = await listChanged(source, state, pattern, {
+      settleSeconds: opts.settleSeconds,
+      now: ctx.clock(),
+      today: businessDate(ctx.clock(), ctx.config().timezone),
+    });
     if (opts.dryRun) {
-      for (const c of candidates) add({ path: c.path, status: 'would-archive', type: c.type, docId: c.docId, detail: state.has(c.path) ? 'changed since archived' : 'new' });
-      return report;
+      for (const c of candidates) files.push({ path: c.path, status: 'would-archive', type: c.type, docId: c.docId, detail: state.has(c.path) ? 'changed since archived' : 'new' });
     }
-    for (const round of rounds(candidates)) {
-      report.read += round.length;
+    for (const round of opts.dryRun ? [] : rounds(candidates)) {
+      counts.read += round.length;
       const { results } = await archiveFiles(ctx, round, { concurrency: opts.concurrency });
       const synced: SyncedFile[] = [];
       results.forEach((r, i) => {
         const file = round[i]!;
         if (r.status !== 'failed') synced.push({ path: file.path, size: file.info.size, fingerprint: fingerprintOf(file.info), type: file.type, docId: file.docId, version: r.version!, sha256: r.sha256! });
-        add({ path: file.path, status: r.status === 'skipped' ? 'already-archived' : r.status, type: file.type, docId: file.docId, version: r.version, key: r.key, detail: r.detail });
+        files.push({ path: file.path, status: r.status === 'skipped' ? 'already-archived' : r.status, type: file.type, docId: file.docId, version: r.version, key: r.key, detail: r.detail });
       });
       await recordSynced(db, source.url, synced);
       ctx.signal.throwIfAborted();
     }
-    return report;
+    const count = (status: SyncStatus) => files.filter((f) => f.status === status).length;
+    return {
+      source: source.url, storage: archive.url, dryRun: Boolean(opts.dryRun), ...counts,
+      archived: count('archived'), alreadyArchived: count('already-archived'), failed: count('failed'),
+      outsideLayout: count('outside-layout'), settling: count('settling'), files,
+    };
   } finally {
     await lock?.release();
   }
+}
+
+/**
+ * The files of the source that are new or changed since they were archived (from the listing
+ * alone), and those reported without being read: outside the layout, still being written.
+ */
+async function listChanged(
+  source: ObjectStore,
+  state: Map<string, { size: number; fingerprint: string }>,
+  pattern: SourcePattern,
+  at: { settleSeconds: number; now: Date; today: string },
+): Promise<{ counts: { listed: number; read: number; unchanged: number; ignored: number }; files: SyncFileResult[]; candidates: Candidate[] }> {
+  const counts = { listed: 0, read: 0, unchanged: 0, ignored: 0 };
+  const files: SyncFileResult[] = [];
+  const candidates: Candidate[] = [];
+  for await (const info of source.list()) {
+    counts.listed += 1;
+    const name = posix.basename(info.key);
+    if (name.startsWith('.') || !name.toLowerCase().endsWith('.pdf')) {
+      counts.ignored += 1;
+      continue;
+    }
+    const known = state.get(info.key);
+    if (known && known.size === info.size && known.fingerprint === fingerprintOf(info)) {
+      counts.unchanged += 1;
+      continue;
+    }
+    const match = matchSourcePath(pattern, info.key);
+    if ('problem' in match) {
+      files.push({ path: info.key, status: 'outside-layout', detail: match.problem });
+      continue;
+    }
+    // Objects appear in a bucket whole; a file in a directory may still be being written.
+    const age = info.lastModified ? (at.now.getTime() - info.lastModified.getTime()) / 1000 : Infinity;
+    if (source.kind === 'file' && age < at.settleSeconds) {
+      files.push({ path: info.key, status: 'settling', type: match.type, docId: match.docId, detail: `modified ${Math.max(0, Math.round(age))} s ago; archived by a later run` });
+      continue;
+    }
+    const { type, docId } = match;
+    candidates.push({ info, path: info.key, source: { store: source, key: info.key }, type, docId, date: match.date ?? at.today, size: info.size, contentType: 'application/pdf' });
+  }
+  return { counts, files, candidates };
 }
 
 /** A flag value: s3://bucket/prefix, file:///path, or a directory (relative to the working directory). */
@@ -163,7 +166,7 @@ async function sourceLocation(from: string): Promise<Location> {
 
 function refuseArchiveItself(location: Location, source: ObjectStore, archive: ObjectStore): void {
   const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
-  const archivePath = archive.kind === 'file' ? new URL(archive.url).pathname : undefined;
+  const archivePath = archive.kind === 'file' ? archive.url.slice('file://'.length) : undefined;
   const overlap = location.kind === 'file' && archivePath !== undefined
     ? inside(archivePath, location.path) || inside(location.path, archivePath)
     : inside(source.url, archive.url) || inside(archive.url, source.url);
