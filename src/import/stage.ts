@@ -24,6 +24,10 @@ export interface StageResult {
 
 // Rows are written to COPY in chunks of about this size: one write per row costs a system call each.
 const BATCH_CHARS = 256 * 1024;
+// No clients or chantiers file needs more: past these, the file is not what it seems (a wrong
+// delimiter, an unclosed quote swallowing the rest of the file), and memory stays bounded.
+const MAX_COLUMNS = 500;
+const MAX_RECORD_CHARS = 1024 * 1024;
 
 /**
  * Streams the file through decoding, CSV parsing and validation into COPY. Validation runs inside
@@ -47,6 +51,9 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
     const line = nextLine;
     for (const cell of record) if (cell.includes('\n')) nextLine += cell.split('\n').length - 1;
     nextLine += 1;
+    if (record.length > MAX_COLUMNS) {
+      throw new VerificationError(`line ${line} has ${record.length} columns, over the limit of ${MAX_COLUMNS}`, 'check the delimiter (--delimiter) or export only the needed columns; nothing was imported');
+    }
     if (record.every((cell) => cell.trim() === '')) return null;
     if (!validator) {
       header = record.map((h) => h.trim());
@@ -69,7 +76,7 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
     return full;
   };
 
-  const parser = parse({ delimiter, from_line: firstLine, bom: encoding === 'utf-8' && bom, relax_column_count: true, relax_quotes: true, on_record: onRecord as never });
+  const parser = parse({ delimiter, from_line: firstLine, bom: encoding === 'utf-8' && bom, relax_column_count: true, relax_quotes: true, max_record_size: MAX_RECORD_CHARS, on_record: onRecord as never });
   const flushLast = new Transform({
     writableObjectMode: true,
     transform(chunk: string, _enc, done) {
@@ -95,6 +102,9 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
 }
 
 function explainParseError(error: { code: string; message: string }): VerificationError {
+  if (error.code === 'CSV_MAX_RECORD_SIZE') {
+    return new VerificationError(`a record of over ${MAX_RECORD_CHARS / 1024 / 1024} MiB (${error.message.replace(/^.*?(at line \d+).*$/s, '$1')}): a cell that large is not a client or a chantier`, 'look for an unclosed quote near that line; nothing was imported');
+  }
   if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
     return new VerificationError(`${error.message.replace(/^Quote Not Closed: /, '')}: a quoted cell is never closed`, 'the file is truncated or a cell has an unmatched "; nothing was imported');
   }

@@ -180,6 +180,9 @@ describe('aj import csv --entity clients', () => {
       ['binary.csv', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]), /binary file/],
       ['truncated.csv', 'Ref;Nom;Adresse\nX1;Nom;"12 rue\nX2;Nom;rue\n', /quoted cell is never closed/],
       ['no-name.csv', 'Ref;Email\nX1;a@exemple.fr\n', /missing required column\(s\) for clients: nom or raison_sociale/],
+      ['nul-late.csv', Buffer.concat([Buffer.from(`Ref;Nom\n${'R;N\n'.repeat(30000)}`), Buffer.from([0x58, 0x00, 0x0a])]), /^aj: line 30002 \(byte 120009\): a NUL byte/],
+      ['wide.csv', `Ref;Nom;${Array.from({ length: 600 }, (_, i) => `c${i}`).join(';')}\nX1;Nom\n`, /line 1 has 602 columns, over the limit of 500/],
+      ['huge-cell.csv', `Ref;Nom\nX1;"${'a'.repeat(1_100_000)}"\n`, /a record of over 1 MiB \(at line 2\)/],
     ];
     for (const [name, content, message] of cases) {
       const result = await importCsv(fixture(name, content), '--entity', 'clients');
@@ -199,7 +202,8 @@ describe('aj import csv, detection overrides and the job lock', () => {
     const file = fixture('late-accent.csv', content);
     const detected = await importCsv(file, '--entity', 'clients');
     expect(detected.exitCode).toBe(4);
-    expect(detected.stderr).toContain('line 4002, Nom: invalid UTF-8 bytes (the file looks like Windows-1252: pass --encoding windows-1252)');
+    expect(detected.stderr).toMatch(/^aj: line 4002 \(byte \d+\) is not UTF-8, though the file starts as UTF-8: it mixes two encodings \(pass --encoding windows-1252/);
+    expect(detected.stderr.trim().split('\n')).toHaveLength(1);
     const forced = await importCsv(file, '--entity', 'clients', '--encoding', 'windows-1252', '--json');
     expect(forced.exitCode, forced.stderr).toBe(0);
     expect(await db.query(`SELECT nom FROM clients WHERE reference = 'A9999'`)).toEqual([{ nom: 'Hélène' }]);
