@@ -11,3 +11,8 @@ export function isoDate(value: string): Date {
   if (Number.isNaN(date.getTime())) throw new InvalidArgumentError('expected a date like 2026-11-24');
   return date;
 }
+
+/** A repeatable option's values, in order (`--var a=1 --var b=2`). */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

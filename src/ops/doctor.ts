@@ -36,6 +36,7 @@ export async function runDoctor(ctx: Context): Promise<DoctorReport> {
   for (const tool of ['pg_dump', 'pg_restore'] as const) checks.push(await toolCheck(ctx, tool, serverMajor));
   for (const name of ['backup', 'archive'] as const) checks.push(await storageCheck(ctx, name));
   checks.push(await mailCheck(ctx));
+  checks.push(await templatesCheck(ctx));
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
 
@@ -131,5 +132,22 @@ async function mailCheck(ctx: Context): Promise<Check> {
     return ok('mail', `${transport.description} accepts connections`);
   } catch (error) {
     return fail('mail', error, 'check SMTP_URL');
+  }
+}
+
+/** Every template rendered with sample variables and the company's real details: a broken one fails here, not in front of a client. */
+async function templatesCheck(ctx: Context): Promise<Check> {
+  try {
+    const { checkTemplates, templateSet } = await import('../mail/templates.js');
+    const set = templateSet(ctx.config());
+    const results = await checkTemplates(set);
+    const failed = results.filter((r) => r.error !== undefined);
+    if (failed.length > 0) {
+      return { name: 'templates', status: 'fail', detail: failed.map((r) => `${r.name}: ${describeError(r.error)}`).join('; '), hint: 'fix each template named (aj mail preview NAME renders one)' };
+    }
+    const overrides = results.filter((r) => r.source !== 'built-in').length;
+    return ok('templates', `${results.length} templates render${overrides > 0 ? `, ${overrides} from ${set.overrideDir}` : ''}`);
+  } catch (error) {
+    return fail('templates', error);
   }
 }

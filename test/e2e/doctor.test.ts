@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,12 +51,13 @@ describe('aj doctor', () => {
     expect(exitCode).toBe(0);
     expect(stderr).toBe('');
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail']);
-    for (const name of ['config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail']) {
+    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'templates']);
+    for (const name of ['config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'templates']) {
       expect(check(name), name).toMatchObject({ status: 'ok' });
     }
     expect(check('backup storage')!.detail).toBe('s3://aj-backups/doctor (writable)');
     expect(check('node')!.detail).toBe(`Node ${process.versions.node}`);
+    expect(check('templates')!.detail).toBe('5 templates render');
   });
 
   it('prints a table (TSV in a pipe) of the same checks without --json', async () => {
@@ -101,6 +102,26 @@ describe('aj doctor', () => {
     expect(check('mail')!.detail).toMatch(/ECONNREFUSED/);
     expect(stderr).toBe('aj: 5 check(s) failed (see the fix column)');
     expect(JSON.stringify(report) + stderr).not.toContain('smtp-secret-42');
+  });
+
+  it('renders every template, overrides included, and fails naming each broken one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aj-doctor-templates-'));
+    writeFileSync(join(dir, 'document.txt'), 'Objet: Votre {{document}} {{numero}}\n\nBonjour {{nom}},\n');
+    const good = await doctor({ ...goodEnv, AJ_TEMPLATES_DIR: dir });
+    expect(good.check('templates')).toEqual({ name: 'templates', status: 'ok', detail: `5 templates render, 1 from ${dir}` });
+
+    writeFileSync(join(dir, 'facture-relance-1.txt'), 'Objet: {{numero}}\n\n{{#professionnel}}Pénalités.\n');
+    writeFileSync(join(dir, 'chantier-fin.txt'), 'Objet: Fin\n\nBonjour {{nom}}\nTél. {{entreprise_telephone}}\n');
+    const { exitCode, check } = await doctor({ ...goodEnv, AJ_TEMPLATES_DIR: dir });
+    expect(exitCode).toBe(1);
+    expect(check('templates')).toEqual({
+      name: 'templates',
+      status: 'fail',
+      detail:
+        'chantier-fin: template chantier-fin shows {{entreprise_telephone}}, but COMPANY_PHONE is not set (set COMPANY_PHONE, or pass --var entreprise_telephone=...); ' +
+        `facture-relance-1: template override ${join(dir, 'facture-relance-1.txt')}: line 3: {{#professionnel}} is never closed (add {{/professionnel}}) (fix the file)`,
+      hint: 'fix each template named (aj mail preview NAME renders one)',
+    });
   });
 
   it('fails on an unknown bucket on a live server', async () => {
