@@ -74,6 +74,8 @@ describe('aj archive sync from a directory', () => {
     expect(await versions('FA-2026-0042')).toEqual(['1 facture/2026/03/FA-2026-0042/facture.pdf']);
     expect(await versions('DE-2026-0007')).toEqual(['1 devis/2026/02/DE-2026-0007/devis.pdf']);
     expect(await getArchived('facture', 'FA-2026-0042')).toEqual(facture42);
+    // Recorded as a job, so that a failing run alerts and shows in aj status.
+    expect(await db.query(`SELECT status, exit_code FROM job_runs WHERE job = 'archive-sync'`)).toEqual([{ status: 'succeeded', exit_code: 0 }]);
   });
 
   it('second run reads nothing: a file whose bytes changed behind the same size and mtime is not even noticed', async () => {
