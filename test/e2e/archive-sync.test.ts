@@ -134,6 +134,20 @@ describe('aj archive sync from a directory', () => {
     expect(await versions('FA-2026-0050')).toEqual(['1 facture/2026/05/FA-2026-0050/facture.pdf']);
   });
 
+  it('storage down: exit 1 naming the file, nothing remembered, so the next run archives it', async () => {
+    const content = write('facture/2026/05/FA-2026-0051/facture.pdf', pdf('facture FA-2026-0051'));
+    const down = await sync(['--settle', '0'], source, { S3_ENDPOINT: 'http://127.0.0.1:1' });
+    expect(down.exitCode, down.stderr).toBe(1);
+    expect(down.report).toMatchObject({ read: 1, archived: 0, failed: 1 });
+    expect(down.stderr).toContain('facture/2026/05/FA-2026-0051/facture.pdf: ');
+    expect(await db.query(`SELECT 1 FROM archive_sync_files WHERE path = 'facture/2026/05/FA-2026-0051/facture.pdf'`)).toEqual([]);
+
+    const up = await sync(['--settle', '0']);
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect(up.report).toMatchObject({ read: 1, archived: 1 });
+    expect(await getArchived('facture', 'FA-2026-0051')).toEqual(content);
+  });
+
   it('refuses bad flags before anything (exit 2), and exits 75 while another sync runs', async () => {
     expect((await sync([], join(source, 'no-such-dir'))).exitCode).toBe(2);
     const pattern = await sync(['--pattern', '{type}/{file}.pdf']);
