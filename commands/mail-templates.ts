@@ -10,7 +10,9 @@ would send it: same template (AJ_TEMPLATES_DIR first), company details (COMPANY_
 --document and --var. Nothing is sent or recorded.
 
 Examples:
-  aj mail preview facture-relance-1 --document facture:FA-2026-0042
+  aj mail preview document --document facture:FA-2026-0042
+  aj mail preview facture-relance-2 --document facture:FA-2026-0042 --var date_echeance="31 octobre 2026" \\
+      --var jours_retard=62 --var professionnel=oui
   aj mail preview document --document devis:D-2026-014 --html > devis.html
   aj mail preview alerte --var sujet=Test --var message=ok --var hote=srv --var date=maintenant
 

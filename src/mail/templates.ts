@@ -65,7 +65,7 @@ interface Template {
 }
 
 export async function renderTemplate(name: string, vars: TemplateVars, set: TemplateSet = BUILT_IN_SET): Promise<RenderedTemplate> {
-  if (!NAME.test(name)) throw new UsageError(`--template: invalid template name "${name}"`, `available: ${await availableNames(set)}`);
+  if (!NAME.test(name)) throw new UsageError(`invalid template name "${name}"`, `available: ${await availableNames(set)}`);
   const template = await loadTemplate(name, set);
   const values: TemplateVars = { ...set.company, ...vars };
   const scope = (encode: (value: string) => string) => ({
@@ -87,8 +87,20 @@ function shown(template: string, key: string, values: TemplateVars, fromCaller: 
   if (setting && !Object.hasOwn(fromCaller, key)) {
     throw new ConfigError(`template ${template} shows {{${key}}}, but ${setting} is not set`, `set ${setting}, or pass --var ${key}=...`);
   }
-  if (value === undefined) throw new UsageError(`template ${template} needs the variable "${key}"`, `pass --var ${key}=...`);
-  throw new UsageError(`template ${template}: the variable "${key}" is empty`, `pass --var ${key}=... with a value`);
+  if (value === undefined) throw new TemplateVariableError(template, key, `template ${template} needs the variable "${key}"`, `pass --var ${key}=...`);
+  throw new TemplateVariableError(template, key, `template ${template}: the variable "${key}" is empty`, `pass --var ${key}=... with a value`);
+}
+
+/** A variable the caller gave empty or not at all: for a batch, a fault of that one document's data. */
+export class TemplateVariableError extends UsageError {
+  constructor(
+    readonly template: string,
+    readonly variable: string,
+    message: string,
+    hint: string,
+  ) {
+    super(message, hint);
+  }
 }
 
 /** A section is shown when its variable is set: not missing, blank, false, 0 or "non". */
@@ -155,7 +167,7 @@ function loadTemplate(name: string, set: TemplateSet): Promise<Template> {
   return once(`${set.overrideDir ?? ''}\0${name}`, async () => {
     const override = set.overrideDir ? await loadOverride(set.overrideDir, name) : undefined;
     if (override) return override;
-    if (!Object.hasOwn(TEMPLATE_VARIABLES, name)) throw new UsageError(`--template: no template named "${name}"`, `available: ${await availableNames(set)}`);
+    if (!Object.hasOwn(TEMPLATE_VARIABLES, name)) throw new UsageError(`no template named "${name}"`, `available: ${await availableNames(set)}`);
     const path = join(BUILT_IN_DIR, name);
     const [text, html] = await Promise.all([readFile(`${path}.txt`, 'utf8'), readFile(`${path}.html`, 'utf8')]);
     return compile(name, 'built-in', { label: `built-in template ${name}.txt`, source: text }, { label: `built-in template ${name}.html`, source: html });

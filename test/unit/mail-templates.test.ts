@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError, UsageError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors.js';
 import { formatMailbox, parseMailboxes } from '../../src/mail/address.js';
 import { toNodemailer } from '../../src/mail/history.js';
 import { parseTemplate } from '../../src/mail/template-syntax.js';
-import { TEMPLATE_VARIABLES, type TemplateSet, checkTemplates, escapeHtml, listTemplates, parseVars, renderTemplate, templateSet } from '../../src/mail/templates.js';
+import { TEMPLATE_VARIABLES, type TemplateSet, TemplateVariableError, type TemplateVars, checkTemplates, escapeHtml, listTemplates, parseVars, renderTemplate, templateSet } from '../../src/mail/templates.js';
 
 const invoiceVars = { nom: 'Dupont & Fils <SARL>', numero: 'F-2026-001', montant: '1 200,00 €', date_echeance: '31/01/2026', jours_retard: 61 };
 
@@ -92,11 +92,12 @@ describe('mail templates', () => {
   it('refuses a missing or empty variable, naming the template, the variable and the fix', async () => {
     const { numero: _n, ...rest } = invoiceVars;
     const missing = await rejection(renderTemplate('facture-relance-1', rest));
-    expect(missing).toBeInstanceOf(UsageError);
+    expect(missing).toBeInstanceOf(TemplateVariableError);
+    expect(missing).toMatchObject({ template: 'facture-relance-1', variable: 'numero', exitCode: 2 });
     expect(missing.message).toBe('template facture-relance-1 needs the variable "numero"');
     const empty = await rejection(renderTemplate('facture-relance-1', { ...invoiceVars, nom: '  ' }));
-    expect(empty).toBeInstanceOf(UsageError);
-    expect([empty.message, (empty as UsageError).hint]).toEqual(['template facture-relance-1: the variable "nom" is empty', 'pass --var nom=... with a value']);
+    expect(empty).toBeInstanceOf(TemplateVariableError);
+    expect([empty.message, (empty as TemplateVariableError).hint]).toEqual(['template facture-relance-1: the variable "nom" is empty', 'pass --var nom=... with a value']);
     await expect(renderTemplate('nope', {})).rejects.toThrow(/no template named "nope"/);
   });
 
@@ -189,7 +190,7 @@ describe('template syntax', () => {
     const set = setOf({ AJ_TEMPLATES_DIR: dir });
     expect((await renderTemplate('essai', { remise: '10 %', fidele: 'non' }, set)).text).toBe('A\nRemise 10 %\nBienvenue\nB\n');
     expect((await renderTemplate('essai', { remise: '10 %', fidele: 'oui' }, set)).text).toBe('A\nRemise 10 %\nB\n');
-    for (const off of [{}, { remise: '' }, { remise: 'false' }, { remise: 0 }, { remise: false }]) {
+    for (const off of [{} as TemplateVars, { remise: '' }, { remise: 'false' }, { remise: 0 }, { remise: false }]) {
       expect((await renderTemplate('essai', off, set)).text, JSON.stringify(off)).toBe('A\nB sans remise\n');
     }
   });
