@@ -13,10 +13,14 @@ Examples:
   aj mail send --to equipe@art-et-jardin.fr --no-bcc --subject "Interne" --text-file note.txt --attach plan.pdf
 
 Every message is copied to COMPANY_BCC_EMAIL (in the envelope only, never in the headers) unless
---no-bcc. It is recorded as pending before the SMTP conversation, then sent or failed.
+--no-bcc. It is a delivery in the ledger (aj mail history) under its key (--key, or a new one),
+claimed before the SMTP conversation, then sent (every recipient accepted it), failed (server down,
+or a recipient refused: aj mail retry) or unknown (the line dropped after the whole message went
+out: aj mail settle). Without SMTP configured, messages are written to the outbox directory.
 Templates: document, facture-relance-1, facture-relance-2, devis-relance, alerte (src/mail/templates).
 
-Exit status: 0 sent, 1 failed or a recipient refused (see aj mail retry), 2 invalid input (nothing sent or recorded).
+Exit status: 0 sent (or written to the outbox), 1 failed, a recipient refused, or unknown,
+2 invalid input or a key already delivered (nothing sent).
 `;
 
 export function register(program: Command, ctx: Context): void {
@@ -41,103 +45,154 @@ export function register(program: Command, ctx: Context): void {
     .option('--from <address>', 'sender (default: MAIL_FROM)')
     .option('--reply-to <address>', 'Reply-To address')
     .option('--no-bcc', 'no company copy (internal notifications)')
+    .option('--key <key>', 'delivery key: a message under a key already delivered is not sent again')
     .option('--json', 'print the outcome as JSON')
     .addHelpText('after', SEND_HELP)
     .action(async (opts: { to: string[]; cc: string[]; var: string[]; attach: string[]; bcc: boolean; json?: boolean } & Record<string, string | undefined>) => {
       const { runSend, failureError } = await import('../src/mail/send.js');
       const result = await runSend({ ...opts, vars: opts.var, attach: opts.attach, to: opts.to, cc: opts.cc, bcc: opts.bcc }, ctx);
+      const copy = result.bcc.length ? ' (company copy)' : '';
       if (opts.json) ctx.io.json(result);
-      else if (result.status === 'sent') ctx.io.out(`sent message ${result.id} to ${result.to.join(', ')}${result.bcc.length ? ' (company copy)' : ''}`);
+      else if (result.status === 'sent' && result.transportKind === 'outbox') ctx.io.out(`written to the outbox (${result.transport}), not sent: delivery ${result.id} to ${result.to.join(', ')}${copy}`);
+      else if (result.status === 'sent') ctx.io.out(`sent delivery ${result.id} to ${result.to.join(', ')}${copy}`);
       const failure = failureError(result);
       if (failure) throw failure;
     });
 
   mail
     .command('history')
-    .argument('[id]', 'show one message in full')
-    .description('messages ever attempted, newest first; pending ones past 10 minutes show as unknown')
-    .addOption(new Option('--status <status>', 'only this status').choices(['pending', 'sent', 'failed', 'unknown']))
-    .option('--to <address>', 'only messages to or copied to this address (substring)')
+    .argument('[delivery]', 'show one delivery in full: its id or key')
+    .description('the delivery ledger, newest first: purpose, document, attempts, outcome')
+    .addOption(new Option('--status <status>', 'only this outcome').choices(['sending', 'sent', 'failed', 'unknown']))
+    .option('--to <address>', 'only deliveries to or copied to this address (substring)')
     .option('--since <date>', 'created on or after this day (YYYY-MM-DD, business time zone)')
     .option('--until <date>', 'created on or before this day')
-    .option('--document <type:id>', 'only messages about this document (devis:12)')
+    .option('--document <type:ref>', 'only deliveries about this document, by number or id (facture:FA-2026-0042)')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  aj mail history --status failed --since 2026-03-01\n  aj mail history --document facture:42 --json\n  aj mail history 118\n')
-    .action(async (id: string | undefined, opts: { status?: 'sent'; to?: string; since?: string; until?: string; document?: string; limit: string; json?: boolean }) => {
-      const { listMessages, getMessage, parseDay } = await import('../src/mail/log.js');
-      const db = await ctx.db();
-      if (id !== undefined) {
-        const message = await getMessage(db, parseId(id));
-        if (opts.json) return ctx.io.json(message);
-        return ctx.io.out(describeMessage(message));
+    .addHelpText('after', `
+Outcomes: sent (every client recipient accepted it), failed (not delivered: aj mail retry), unknown
+(maybe delivered: aj mail settle), sending (under way; past 10 minutes shown as unknown).
+
+Examples:
+  aj mail history --status failed --since 2026-03-01
+  aj mail history --document facture:FA-2026-0042 --json
+  aj mail history 118
+  aj mail history reminder:facture:42:relance-1
+`)
+    .action(async (ref: string | undefined, opts: { status?: 'sent'; to?: string; since?: string; until?: string; document?: string; limit: string; json?: boolean }) => {
+      const { runHistory, runHistoryShow, parseDay } = await import('../src/mail/log.js');
+      const { parseDeliveryRef } = await import('../src/mail/retry.js');
+      if (ref !== undefined) {
+        const delivery = await runHistoryShow(ctx, parseDeliveryRef(ref));
+        if (opts.json) return ctx.io.json(delivery);
+        return ctx.io.out(describeDelivery(delivery));
       }
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: "${opts.limit}" is not a positive whole number`, 'write it as --limit 100');
-      const document = opts.document ? (await import('../src/mail/document.js')).parseDocumentRef(opts.document) : undefined;
-      const rows = await listMessages(db, {
+      const rows = await runHistory(ctx, {
         status: opts.status,
         to: opts.to,
         since: opts.since && parseDay('--since', opts.since),
         until: opts.until && parseDay('--until', opts.until),
-        document,
+        document: opts.document,
         limit,
-        timezone: ctx.config().timezone,
       });
       if (opts.json) return ctx.io.json(rows);
       await renderTable(ctx.io, rows, [
-        { header: 'id', value: (m) => m.id },
-        { header: 'created', value: (m) => formatTime(m.createdAt) },
-        { header: 'status', value: (m) => ctx.io.paint(m.status === 'sent' ? 'green' : m.status === 'pending' ? 'dim' : 'red', m.status) },
-        { header: 'to', value: (m) => m.to.join(', ') },
-        { header: 'subject', value: (m) => m.subject },
-        { header: 'document', value: (m) => m.document },
-        { header: 'retry of', value: (m) => m.retryOf },
-        { header: 'error', value: (m) => m.error },
-      ], 'no messages');
+        { header: 'id', value: (d) => d.id },
+        { header: 'created', value: (d) => formatTime(d.createdAt) },
+        { header: 'purpose', value: (d) => d.purpose },
+        { header: 'document', value: (d) => d.document },
+        { header: 'outcome', value: (d) => ctx.io.paint(d.status === 'sent' ? 'green' : d.status === 'sending' ? 'dim' : 'red', d.status) },
+        { header: 'attempts', value: (d) => d.attempts },
+        { header: 'to', value: (d) => d.to.join(', ') },
+        { header: 'subject', value: (d) => d.subject },
+        { header: 'error', value: (d) => d.error },
+      ], 'no deliveries');
     });
 
   mail
     .command('retry')
-    .argument('[ids...]', 'message ids to re-send')
-    .description('re-send failed messages as new attempts linked to the original; never a sent one')
-    .option('--failed', 'every failed message not retried yet')
+    .argument('[deliveries...]', 'delivery ids or keys to send again')
+    .description('send failed deliveries again under the same key; never a delivered or unknown one')
+    .option('--failed', 'every failed delivery')
     .option('--since <date>', 'with --failed: created on or after this day (YYYY-MM-DD)')
-    .option('--force', 'also re-send unknown messages (they may have been delivered before a crash)')
     .option('--json', 'print the attempts as JSON')
-    .addHelpText('after', '\nExamples:\n  aj mail retry 118 121\n  aj mail retry --failed --since 2026-03-01\n  aj mail retry 97 --force   # an unknown message, after checking it never arrived\n\nExit status: 0 all re-sent, 1 an attempt failed, 2 a message that must not be re-sent.\n')
-    .action(async (ids: string[], opts: { failed?: boolean; since?: string; force?: boolean; json?: boolean }) => {
-      const { runRetry } = await import('../src/mail/retry.js');
+    .addHelpText('after', `
+A retry is the same delivery: it claims the key as reminders run does, so a retry racing another
+retry or a reminders run sends the message once. Unknown deliveries (maybe delivered) are settled
+with aj mail settle, never retried.
+
+Examples:
+  aj mail retry 118 121
+  aj mail retry --failed --since 2026-03-01
+
+Exit status: 0 all re-sent (or taken meanwhile by another command), 1 an attempt failed or is unknown,
+2 a delivery that must not be re-sent (delivered, being sent, unknown).
+`)
+    .action(async (refs: string[], opts: { failed?: boolean; since?: string; json?: boolean }) => {
+      const { runRetry, parseDeliveryRef } = await import('../src/mail/retry.js');
       const { parseDay } = await import('../src/mail/log.js');
       if (opts.since && !opts.failed) throw new UsageError('--since needs --failed', 'add --failed');
-      const result = await runRetry({ ids: ids.map(parseId), failed: Boolean(opts.failed), since: opts.since && parseDay('--since', opts.since), force: Boolean(opts.force) }, ctx);
+      const result = await runRetry(ctx, { refs: refs.map(parseDeliveryRef), failed: Boolean(opts.failed), since: opts.since && parseDay('--since', opts.since) });
       if (opts.json) ctx.io.json(result);
-      else if (result.attempts.length > 0) {
-        await renderTable(ctx.io, result.attempts, [
-          { header: 'original', value: (a) => a.original },
-          { header: 'attempt', value: (a) => a.attempt },
-          { header: 'status', value: (a) => a.status },
-          { header: 'error', value: (a) => a.error },
-        ]);
-      }
-      if (result.failed > 0) throw new OperationError(`${result.failed} of ${result.attempts.length} message(s) failed again`, 'see aj mail history --status failed');
+      else await printAttempts(ctx, result.attempts);
+      const bad = result.failed + result.unknown;
+      if (bad > 0) throw new OperationError(`${bad} of ${result.attempts.length} delivery(ies) not delivered again`, 'see aj mail history --status failed, and --status unknown');
+    });
+
+  mail
+    .command('settle')
+    .argument('<deliveries...>', 'unknown delivery ids or keys')
+    .description('settle unknown deliveries (maybe delivered): --delivered or --resend')
+    .addOption(new Option('--delivered', 'record them delivered (found in the company BCC mailbox)').conflicts('resend'))
+    .option('--resend', 'send them again under the same key (checked: not in the BCC mailbox)')
+    .option('--json', 'print the outcome as JSON')
+    .addHelpText('after', `
+A delivery is unknown when the line dropped after the whole message went to the server, or when the
+command sending it was killed: the client may have it. aj never re-sends it on its own; look for it
+in the company BCC mailbox (COMPANY_BCC_EMAIL), then settle it.
+
+Examples:
+  aj mail history --status unknown
+  aj mail settle 118 --delivered
+  aj mail settle reminder:facture:42:relance-1 --resend
+
+Exit status: 0 settled, 1 a re-send failed or is unknown again, 2 not unknown (nothing changed).
+`)
+    .action(async (refs: string[], opts: { delivered?: boolean; resend?: boolean; json?: boolean }) => {
+      if (!opts.delivered && !opts.resend) throw new UsageError('say how: --delivered or --resend', 'look for the message in the company BCC mailbox first');
+      const { runSettle } = await import('../src/mail/settle.js');
+      const { parseDeliveryRef } = await import('../src/mail/retry.js');
+      const result = await runSettle(ctx, { refs: refs.map(parseDeliveryRef), how: opts.delivered ? 'delivered' : 'resend' });
+      if (opts.json) ctx.io.json(result);
+      for (const d of result.delivered) if (!opts.json) ctx.io.out(`delivery ${d.delivery} (${d.key}) recorded delivered`);
+      if (result.resent && !opts.json) await printAttempts(ctx, result.resent.attempts);
+      const bad = result.resent ? result.resent.failed + result.resent.unknown : 0;
+      if (bad > 0) throw new OperationError(`${bad} delivery(ies) not delivered again`, 'see aj mail history');
     });
 }
 
-function parseId(value: string): number {
-  if (!/^\d+$/.test(value)) throw new UsageError(`"${value}" is not a message id`, 'ids are the numbers in aj mail history');
-  return Number(value);
+async function printAttempts(ctx: Context, attempts: Array<{ delivery: number; key: string; attempt: number; status: string; error?: string }>): Promise<void> {
+  if (attempts.length === 0) return;
+  await renderTable(ctx.io, attempts, [
+    { header: 'delivery', value: (a) => a.delivery },
+    { header: 'key', value: (a) => a.key },
+    { header: 'attempt', value: (a) => a.attempt },
+    { header: 'outcome', value: (a) => a.status },
+    { header: 'error', value: (a) => a.error },
+  ]);
 }
 
-function describeMessage(m: Awaited<ReturnType<typeof import('../src/mail/log.js').getMessage>>): string {
+function describeDelivery(d: Awaited<ReturnType<typeof import('../src/mail/log.js').runHistoryShow>>): string {
   const lines: Array<[string, string | number | null | undefined]> = [
-    ['id', m.id], ['status', m.status], ['created', formatTime(m.createdAt)], ['finished', formatTime(m.finishedAt)],
-    ['from', m.from], ['to', m.to.join(', ')], ['cc', m.cc.join(', ')], ['bcc (envelope)', m.bcc.join(', ')], ['reply-to', m.replyTo],
-    ['subject', m.subject], ['template', m.template], ['document', m.document],
-    ['attachments', m.attachments.map((a) => `${a.filename} (${formatBytes(a.size)})`).join(', ')],
-    ['transport', m.transport], ['message-id', m.messageId], ['accepted', m.accepted?.join(', ')], ['rejected', m.rejected?.join(', ')],
-    ['response', m.response], ['error', m.error], ['retry of', m.retryOf], ['retried as', m.retries.join(', ')],
+    ['delivery', d.id], ['key', d.key], ['purpose', d.purpose], ['document', d.document], ['outcome', d.status], ['settled', d.settled],
+    ['refused', d.refused.join(', ')], ['error', d.error], ['created', formatTime(d.createdAt)], ['finished', formatTime(d.finishedAt)],
+    ['from', d.from], ['to', d.to.join(', ')], ['cc', d.cc.join(', ')], ['bcc (envelope)', d.bcc.join(', ')], ['reply-to', d.replyTo],
+    ['subject', d.subject], ['template', d.template], ['attachments', d.attachments.map((a) => `${a.filename} (${formatBytes(a.size)})`).join(', ')],
   ];
   const header = lines.filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(15)} ${v}`);
-  return [...header, '', m.text ?? (m.html ? '(HTML only)' : '')].join('\n');
+  const attempts = d.history.map((a) => `  ${a.id}  ${formatTime(a.createdAt)}  ${a.status}  ${a.transport ?? ''}  ${a.rejected?.length ? `refused ${a.rejected.join(', ')}  ` : ''}${a.error ?? a.response ?? ''}`);
+  return [...header, `attempts (${d.attempts})`, ...attempts, '', d.text ?? (d.html ? '(HTML only)' : '')].join('\n');
 }

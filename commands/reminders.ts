@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { Context } from '../src/context.js';
-import { OperationError, UsageError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
 import { formatTime, renderTable } from '../src/render.js';
 
 const RUN_HELP = `
@@ -10,8 +10,14 @@ Rules (days configurable, business dates in AJ_TIMEZONE, Europe/Paris by default
             clients) at + 60 days (REMINDER_INVOICE_DAYS=30,60). Catch-up sends only the highest level.
   quotes    envoye, unsigned, still valid: one reminder REMINDER_QUOTE_DAYS (15) days after sending.
   expiry    envoye, unsigned, past validity: status becomes expire (no email), logged.
-Each reminder is sent once: its (document, level) key is claimed before sending. A run that crashed
-after claiming leaves it "sending": reported, and re-sent only with --resend-stuck.
+Each reminder is delivered at most once: its key (reminder:facture:<id>:relance-1) is claimed in the
+delivery ledger before sending, whichever command sends it (this one, aj mail retry, aj mail settle).
+A failed reminder is sent again by the next run (or aj mail retry). One cut after the whole message
+went out, or left "sending" by a crash, is unknown: never re-sent on its own; the run reports it and
+fails until it is settled (aj mail settle ID --delivered | --resend).
+A document with unusable data (an invalid client address, a number holding a line break) is skipped
+and reported for itself, the rest of the run goes on, and the run exits 1. A client without an email
+address is reported as needing a letter or a call, without failing the run.
 AUTO_SEND_ENABLED=false makes run a dry run.
 
 Examples:
@@ -20,7 +26,8 @@ Examples:
   aj reminders run --only invoices --as-of 2026-03-31 --json
   aj reminders list --status failed
 
-Exit status: 0 done (skipped clients included), 1 a send failed (retried next run), 75 another run holds the lock.
+Exit status: 0 done (clients without an address included), 1 a send failed or was refused (sent again
+next run), a delivery is unknown, or a document was skipped for its data; 75 another run holds the lock.
 `;
 
 export function register(program: Command, ctx: Context): void {
@@ -36,25 +43,23 @@ export function register(program: Command, ctx: Context): void {
     .addOption(new Option('--only <what>', 'only this part').choices(['invoices', 'quotes', 'expiry']))
     .option('--as-of <date>', 'plan as of this business day (YYYY-MM-DD) instead of today')
     .option('--limit <n>', 'send at most this many reminders')
-    .option('--resend-stuck', 'also re-send reminders left "sending" by a crashed run (check they never arrived)')
     .option('--wait', 'wait for a run already in progress instead of exiting 75')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', RUN_HELP)
-    .action(async (opts: { dryRun?: boolean; only?: 'invoices'; asOf?: string; limit?: string; resendStuck?: boolean; wait?: boolean; json?: boolean }) => {
-      const { runReminders } = await import('../src/reminders/run.js');
+    .action(async (opts: { dryRun?: boolean; only?: 'invoices'; asOf?: string; limit?: string; wait?: boolean; json?: boolean }) => {
+      const { runReminders, runFailure } = await import('../src/reminders/run.js');
       const { parseDay } = await import('../src/mail/log.js');
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit: "${opts.limit}" is not a positive whole number`, 'write it as --limit 50');
       const summary = await runReminders(
-        { dryRun: Boolean(opts.dryRun), only: opts.only, asOf: opts.asOf && parseDay('--as-of', opts.asOf), limit, resendStuck: Boolean(opts.resendStuck), wait: Boolean(opts.wait) },
+        { dryRun: Boolean(opts.dryRun), only: opts.only, asOf: opts.asOf && parseDay('--as-of', opts.asOf), limit, wait: Boolean(opts.wait) },
         ctx,
       );
       if (opts.json) ctx.io.json(summary);
       else await printSummary(ctx, summary);
-      for (const s of summary.plan.stuck) {
-        ctx.io.warn(`${s.documentType} ${s.documentId} ${s.level} was claimed at ${formatTime(s.claimedAt)} by a run that did not finish: not re-sent (check, then --resend-stuck)`);
-      }
-      if (summary.failed > 0) throw new OperationError(`${summary.failed} reminder(s) failed to send`, 'they are retried on the next run; see aj mail history --status failed');
+      for (const s of summary.stuck) ctx.io.warn(`delivery ${s.id} (${s.key}) is unknown: ${s.error ?? 'it may have been delivered'}; not re-sent (aj mail settle ${s.id} --delivered | --resend)`);
+      const failure = runFailure(summary);
+      if (failure) throw failure;
     });
 
   reminders
@@ -95,7 +100,7 @@ async function printSummary(ctx: Context, s: Summary): Promise<void> {
       { header: 'due since', value: (r) => r.dueSince },
       { header: 'amount', value: (r) => r.amount },
       { header: 'email', value: (r) => r.email ?? '' },
-      { header: 'note', value: (r) => r.skip ?? '' },
+      { header: 'note', value: (r) => r.skip?.reason ?? '' },
     ], `no reminders due on ${s.asOf}`);
     const expiring = s.plan.expiring.map((e) => e.numero);
     if (expiring.length > 0) ctx.io.notice(`would expire ${expiring.length} quote(s): ${expiring.slice(0, 10).join(', ')}${expiring.length > 10 ? ', ...' : ''}`);
@@ -107,10 +112,11 @@ async function printSummary(ctx: Context, s: Summary): Promise<void> {
       { header: 'level', value: (r) => r.level },
       { header: 'email', value: (r) => r.email },
       { header: 'status', value: (r) => r.status },
-      { header: 'mail', value: (r) => r.messageId },
+      { header: 'delivery', value: (r) => r.delivery },
       { header: 'error', value: (r) => r.error },
     ]);
   }
-  for (const k of s.skipped) ctx.io.warn(`skipped ${k.documentType} ${k.numero} ${k.level}: ${k.reason}`);
-  ctx.io.notice(`reminders as of ${s.asOf}: ${s.sent} sent, ${s.failed} failed, ${s.skipped.length} skipped, ${s.expired} quote(s) expired, ${s.stuck} stuck`);
+  for (const k of s.skipped) ctx.io.warn(`skipped ${k.documentType} ${k.numero} ${k.level}: ${k.reason}${k.action === 'letter-or-call' ? ' (send a letter or call)' : ''}`);
+  const sent = s.transport === 'outbox' ? `${s.sent} written to the outbox` : `${s.sent} sent`;
+  ctx.io.notice(`reminders as of ${s.asOf}: ${sent}, ${s.failed} failed, ${s.unknown} unknown, ${s.skipped.length} skipped, ${s.expired} quote(s) expired, ${s.stuck.length} waiting to be settled`);
 }

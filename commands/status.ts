@@ -16,7 +16,9 @@ Health rules (thresholds in the configuration):
   backup-size    no unacknowledged backup below BACKUP_SHRINK_ALERT (50%) of the usual size
   archive        no archived document with a verification problem outstanding
   reminders      reminders run within STATUS_REMINDERS_MAX_AGE_DAYS weekdays (2)
-  mail           no failed email (not re-sent) within STATUS_FAILED_MAIL_HOURS (24)
+  mail           no failed delivery (not delivered since) within STATUS_FAILED_MAIL_HOURS (24)
+  mail-unknown   no delivery left unknown (cut after the final dot, or a crash while sending):
+                 settle each with aj mail settle ID --delivered | --resend
 
 Examples:
   aj status

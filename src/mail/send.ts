@@ -3,7 +3,8 @@ import type { Context } from '../context.js';
 import { OperationError, UsageError } from '../errors.js';
 import { assertHeaderSafe, formatMailbox, parseMailboxes } from './address.js';
 import { type BusinessDocument, type LoadedAttachment, findDocument, loadArchivedPdf, loadFileAttachment, parseDocumentRef } from './document.js';
-import { type DeliveryOutcome, type OutgoingMessage, deliver } from './history.js';
+import { type DeliveryOutcome, deliver, oneOffKey } from '../deliveries/deliver.js';
+import type { OutgoingMessage } from './history.js';
 import { type TemplateVars, parseVars, renderTemplate } from './templates.js';
 
 export interface SendOptions {
@@ -21,6 +22,8 @@ export interface SendOptions {
   document?: string;
   /** false with --no-bcc (internal notifications). */
   bcc: boolean;
+  /** The delivery key: a second send under a key already delivered is refused. Default: a new send:<uuid>. */
+  key?: string;
 }
 
 export interface SendResult extends DeliveryOutcome {
@@ -28,9 +31,11 @@ export interface SendResult extends DeliveryOutcome {
   bcc: string[];
   subject: string;
   transport: string;
+  /** smtp, or outbox: written to the outbox directory, not sent. */
+  transportKind: 'smtp' | 'outbox';
 }
 
-/** `aj mail send`: validate everything, then one message through the history protocol. */
+/** `aj mail send`: validate everything, then one message through the delivery ledger. */
 export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResult> {
   const config = ctx.config();
   const from = parseMailboxes('--from', opts.from ?? config.mailFrom);
@@ -45,6 +50,7 @@ export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResu
   for (const path of opts.attach) attachments.push(await loadFileAttachment(path, config.mailMaxAttachmentMb));
   const text = opts.textFile ? await readFile(opts.textFile, 'utf8').catch(() => { throw new UsageError(`--text-file: cannot read ${opts.textFile}`, 'check the path'); }) : opts.text;
   if (!ref && to.length === 0) throw new UsageError('--to: at least one recipient is required', 'pass --to name@domain.fr');
+  if (opts.key !== undefined) assertKey(opts.key);
 
   let doc: BusinessDocument | undefined;
   if (ref) {
@@ -80,8 +86,16 @@ export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResu
   };
   const db = await ctx.db();
   const transport = await ctx.mailer();
-  const outcome = await deliver(db, transport, message);
-  return { ...outcome, to, bcc, subject, transport: transport.description };
+  const key = opts.key ?? oneOffKey('send');
+  const outcome = await deliver(db, transport, { key, purpose: doc ? 'document' : 'send', document: message.document }, message);
+  if (!outcome) throw new UsageError(`key ${key} was already delivered or is being sent: not sent again`, `see aj mail history ${key}`);
+  return { ...outcome, to, bcc, subject, transport: transport.description, transportKind: transport.kind };
+}
+
+/** A caller's key: one line of printable text, not one of aj's own prefixes. */
+function assertKey(key: string): void {
+  if (!/^[\x21-\x7e]{1,200}$/.test(key)) throw new UsageError(`--key: "${key}" is not a key`, 'printable characters without spaces, e.g. --key devis-envoi:D-2026-014');
+  if (/^(reminder|alert|message):/.test(key)) throw new UsageError(`--key: the prefix of "${key}" is aj's own`, 'choose another prefix');
 }
 
 function checkBodySources(opts: SendOptions): void {
@@ -104,10 +118,12 @@ export function formatEuros(amount: string | number): string {
   return new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR' }).format(Number(amount)).replace(/\u202f/g, '\u00a0');
 }
 
-/** Exit 1 when the message failed, or when the server refused a visible recipient (the company copy alone is not delivery). */
+/** Exit 1 unless every client recipient accepted it (the company copy alone is not a delivery). */
 export function failureError(result: SendResult): OperationError | undefined {
-  if (result.status === 'failed') return new OperationError(`message ${result.id} failed: ${result.error}`, `fix the cause, then \`aj mail retry ${result.id}\``);
-  const refused = result.rejected.filter((r) => !result.bcc.includes(r));
-  if (refused.length > 0) return new OperationError(`message ${result.id}: the server refused ${refused.join(', ')}`, 'check the address and send again');
+  if (result.status === 'unknown') {
+    return new OperationError(`delivery ${result.id}: ${result.error}`, `look for it in the company BCC mailbox, then aj mail settle ${result.id} --delivered or --resend`);
+  }
+  if (result.refused.length > 0) return new OperationError(`delivery ${result.id} failed: the server refused ${result.refused.join(', ')}`, `check the address, then \`aj mail retry ${result.id}\``);
+  if (result.status === 'failed') return new OperationError(`delivery ${result.id} failed: ${result.error}`, `fix the cause, then \`aj mail retry ${result.id}\``);
   return undefined;
 }

@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import type { SendMailOptions } from 'nodemailer';
 import type { Config } from '../config/schema.js';
 import { ConfigError, OperationError } from '../errors.js';
+
+/**
+ * SMTP failed after the whole message, final dot included, went to the server: it may have
+ * been delivered (the server stored it, then the line dropped before its reply). Never re-sent
+ * on its own; the operator settles it.
+ */
+export class UncertainDeliveryError extends OperationError {}
 
 export interface SentInfo {
   messageId: string;
@@ -76,16 +84,26 @@ async function createSmtpTransport(smtp: SmtpSettings, options: { pool?: boolean
     kind: 'smtp',
     description,
     async send(message) {
+      // The message is compiled here and handed over as a stream whose end we see: an error after
+      // the stream was read to its end came after the final dot, so delivery is uncertain.
+      const { default: MailComposer } = await import('nodemailer/lib/mail-composer/index.js');
+      const node = new MailComposer(message).compile();
+      const messageId = node.messageId();
+      const raw = await node.build();
+      let dataSent = false;
+      const stream = Readable.from([raw]).once('end', () => (dataSent = true));
       try {
-        const info = await transporter.sendMail(message);
+        const info = await transporter.sendMail({ envelope: message.envelope ?? node.getEnvelope(), raw: stream });
         return {
-          messageId: info.messageId,
+          messageId,
           accepted: (info.accepted as Array<string | { address: string }>).map(addressOf),
           rejected: (info.rejected as Array<string | { address: string }>).map(addressOf),
           response: info.response,
         };
       } catch (error) {
-        throw new OperationError(`SMTP delivery via ${description} failed: ${(error as Error).message}`, 'check SMTP_URL and the mail server', { cause: error });
+        const text = `SMTP delivery via ${description} failed: ${(error as Error).message}`;
+        if (dataSent) throw new UncertainDeliveryError(`${text}, after the whole message was sent: it may have been delivered`, 'look for it in the company BCC mailbox, then `aj mail settle`', { cause: error });
+        throw new OperationError(text, 'check SMTP_URL and the mail server', { cause: error });
       }
     },
     async verify() {

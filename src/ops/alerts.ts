@@ -49,7 +49,7 @@ export async function raiseAlert(ctx: Context, db: Db, alert: Alert): Promise<Al
   const scrub = (text: string) => scrubSecrets(text, config);
   const subject = scrub(alert.subject);
   const lines = alert.lines.map(scrub);
-  const emailId = config.alertEmail ? await emailAlert(ctx, db, config.alertEmail, subject, lines, host, now) : undefined;
+  const emailId = config.alertEmail ? await emailAlert(ctx, db, id, config.alertEmail, subject, lines, host, now) : undefined;
   const webhook = config.alertWebhookUrl
     ? await postWebhook(config.alertWebhookUrl, { source: 'aj', key: alert.key, job: alert.job ?? null, host, subject, lines, time: now.toISOString() }).catch((error: unknown) => {
         const reason = scrub(fetchFailure(error));
@@ -62,17 +62,20 @@ export async function raiseAlert(ctx: Context, db: Db, alert: Alert): Promise<Al
   return { sent: true, id, emailId, webhook };
 }
 
-async function emailAlert(ctx: Context, db: Db, to: string, subject: string, lines: string[], host: string, now: Date): Promise<number | undefined> {
+/** The alert's email goes through the delivery ledger under the key alert:<ops_alerts id>. */
+async function emailAlert(ctx: Context, db: Db, alertId: number, to: string, subject: string, lines: string[], host: string, now: Date): Promise<number | undefined> {
   try {
     const { renderTemplate } = await import('../mail/templates.js');
-    const { deliver } = await import('../mail/history.js');
+    const { deliver } = await import('../deliveries/deliver.js');
     const date = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeStyle: 'short', timeZone: ctx.config().timezone }).format(now);
     const rendered = await renderTemplate('alerte', { sujet: subject, hote: host, date, message: lines.join('\n') });
-    const outcome = await deliver(db, await ctx.mailer(), {
+    const outcome = await deliver(db, await ctx.mailer(), { key: `alert:${alertId}`, purpose: 'alert' }, {
       from: ctx.config().mailFrom, to: [to], cc: [], bcc: [], subject: rendered.subject, text: rendered.text, html: rendered.html, template: 'alerte', attachments: [],
     });
-    if (outcome.status === 'failed') ctx.io.warn(`alert email ${outcome.id} failed: ${scrubSecrets(outcome.error ?? '', ctx.config())}`);
-    return outcome.id;
+    // A new ops_alerts row is a new key: it cannot have been claimed before.
+    if (!outcome) return undefined;
+    if (outcome.status !== 'sent') ctx.io.warn(`alert email (delivery ${outcome.id}) ${outcome.status}: ${scrubSecrets(outcome.error ?? '', ctx.config())}`);
+    return outcome.message;
   } catch (error) {
     ctx.io.warn(`alert email not sent: ${scrubSecrets(describeError(error), ctx.config())}`);
     return undefined;

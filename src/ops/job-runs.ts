@@ -82,7 +82,7 @@ export async function closeStaleRuns(db: Db, job: JobSpec): Promise<number> {
   return stale.length;
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   // Our own pid on a row we did not open: a previous process that had the same number.
   if (pid === process.pid) return false;
   try {

@@ -43,7 +43,7 @@ export async function collectMetrics(db: Db): Promise<Metric[]> {
     { name: 'aj_archive_problems', type: 'gauge', help: 'Archived documents whose last verification found a problem.', samples: [{ value: archive.problems }] },
     {
       name: 'aj_emails_total', type: 'counter', help: 'Emails recorded in the history, by outcome.',
-      samples: ['sent', 'failed', 'pending'].map((status) => ({ labels: { status }, value: mail.find((m) => m.status === status)?.n ?? 0 })),
+      samples: ['sent', 'failed', 'pending', 'unknown'].map((status) => ({ labels: { status }, value: mail.find((m) => m.status === status)?.n ?? 0 })),
     },
     { name: 'aj_reminders_sent_total', type: 'counter', help: 'Reminders sent.', samples: [{ value: reminders.n }] },
   ];

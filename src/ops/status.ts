@@ -135,15 +135,45 @@ async function healthChecks(ctx: Context, db: Db, now: Date, successes: Map<stri
     detail: `last successful run ${ago(reminders)} (limit ${config.statusRemindersMaxAgeDays} weekdays)`,
   });
 
-  // A failure later re-sent successfully is dealt with; only unresolved ones count.
-  const mail = await db.one<{ failed: number }>(
-    `SELECT count(*) AS failed FROM email_messages m WHERE m.status = 'failed' AND m.created_at > $1::timestamptz - make_interval(hours => $2)
-       AND NOT EXISTS (SELECT 1 FROM email_messages r WHERE r.retry_of = m.id AND r.status = 'sent')`,
-    [now, config.statusFailedMailHours],
+  checks.push(await mailCheck(db, now, config.statusFailedMailHours));
+  checks.push(await unsettledCheck(db));
+  return checks;
+}
+
+/**
+ * Failed deliveries of the last hours, not delivered since (by a retry or the next reminders run:
+ * the ledger's status is the key's, whoever re-sent it); and attempts from before the ledger that
+ * were never re-sent.
+ */
+async function mailCheck(db: Db, now: Date, hours: number): Promise<HealthCheck> {
+  const mail = await db.one<{ failed: number; ids: number[] }>(
+    `SELECT count(*) AS failed, (array_agg(id ORDER BY id))[1:5] AS ids FROM (
+       SELECT d.id FROM deliveries d WHERE d.status = 'failed' AND d.finished_at > $1::timestamptz - make_interval(hours => $2)
+       UNION ALL
+       SELECT NULL FROM email_messages m WHERE m.delivery_id IS NULL AND m.status = 'failed' AND m.created_at > $1::timestamptz - make_interval(hours => $2)
+          AND NOT EXISTS (SELECT 1 FROM email_messages r WHERE r.retry_of = m.id AND r.status = 'sent')) f`,
+    [now, hours],
   );
   const failed = mail?.failed ?? 0;
-  checks.push({ name: 'mail', ok: failed === 0, detail: failed === 0 ? `no failed email in ${config.statusFailedMailHours} h` : `${failed} email(s) failed in ${config.statusFailedMailHours} h (aj mail history --status failed)` });
-  return checks;
+  const ids = (mail?.ids ?? []).filter((id) => id !== null);
+  return {
+    name: 'mail',
+    ok: failed === 0,
+    detail: failed === 0 ? `no failed email in ${hours} h` : `${failed} email(s) failed in ${hours} h${ids.length ? ` (deliveries ${ids.join(', ')})` : ''}: aj mail retry --failed (aj mail history --status failed)`,
+  };
+}
+
+/** Deliveries that may or may not have reached the client: the operator settles them; until then, unhealthy. */
+async function unsettledCheck(db: Db): Promise<HealthCheck> {
+  const { settleCommand, unsettled } = await import('../deliveries/ledger.js');
+  const open = await unsettled(db);
+  if (open.length === 0) return { name: 'mail-unknown', ok: true, detail: 'no delivery waiting to be settled' };
+  const ids = open.map((d) => d.id);
+  return {
+    name: 'mail-unknown',
+    ok: false,
+    detail: `${open.length} delivery(ies) maybe delivered, never re-sent on their own (${open.slice(0, 5).map((d) => d.key).join(', ')}${open.length > 5 ? ', ...' : ''}): ${settleCommand(ids)}`,
+  };
 }
 
 function describeAge(hours: number): string {

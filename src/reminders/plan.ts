@@ -5,8 +5,8 @@ import { isValidAddress } from '../mail/address.js';
 /**
  * What is due on a business day, computed by a few set-based queries (never one query per
  * document). A document that qualifies for several invoice levels gets only the highest one,
- * and nothing is planned for a level already sent, done, or claimed by a run that crashed
- * (`sending`, unless resendStuck).
+ * and nothing is planned for a level already sent, done, being sent or unknown (reminder_log
+ * mirrors the delivery ledger); a failed level is planned again.
  */
 export type Only = 'invoices' | 'quotes' | 'expiry';
 
@@ -15,7 +15,6 @@ export interface PlanOptions {
   invoiceDays: number[];
   quoteDays: number;
   only?: Only;
-  resendStuck: boolean;
 }
 
 export interface PlannedReminder {
@@ -35,8 +34,8 @@ export interface PlannedReminder {
   clientName: string;
   clientType: 'particulier' | 'professionnel';
   email: string | null;
-  /** Why it cannot be sent (no or invalid client email); skipped and reported, never fatal. */
-  skip?: string;
+  /** Why it cannot be sent (no or invalid client email, a number that would break a header); skipped and reported for itself. */
+  skip?: { reason: string; action: 'letter-or-call' | 'fix-data' };
 }
 
 export interface ExpiringQuote {
@@ -46,18 +45,10 @@ export interface ExpiringQuote {
   clientName: string;
 }
 
-export interface StuckReminder {
-  documentType: string;
-  documentId: string;
-  level: string;
-  claimedAt: string;
-}
-
 export interface Plan {
   asOf: string;
   reminders: PlannedReminder[];
   expiring: ExpiringQuote[];
-  stuck: StuckReminder[];
 }
 
 /** The client's columns every reminder needs, from the mapped client table `c`. */
@@ -74,10 +65,9 @@ function clientOk(b: BusinessSql): string {
 
 const clientJoin = (b: BusinessSql, entity: 'facture' | 'devis') => `JOIN ${b.table('client')} c ON ${b.id('client', 'c')} = ${b.col(entity, 'clientId', 'd')}`;
 
-// Claimed or finished at this level: not planned again. `sending` rows are kept back unless $resend.
-const LOGGED = (type: string, idExpr: string, levelTest: string, resendParam: string) => `EXISTS (SELECT 1 FROM reminder_log l
-  WHERE l.document_type = '${type}' AND l.document_id = ${idExpr} AND ${levelTest}
-    AND (l.status IN ('sent', 'done') OR (l.status = 'sending' AND NOT ${resendParam})))`;
+// Sent, being sent, unknown (settled by the operator) or done at this level: not planned again; failed is.
+const LOGGED = (type: string, idExpr: string, levelTest: string) => `EXISTS (SELECT 1 FROM reminder_log l
+  WHERE l.document_type = '${type}' AND l.document_id = ${idExpr} AND ${levelTest} AND l.status <> 'failed')`;
 
 /** An invoice's due day: its due date, else 30 days after its issue date. */
 function invoiceDueDay(b: BusinessSql): string {
@@ -108,7 +98,7 @@ export function invoicesDueSql(b: BusinessSql): string {
          (d.due_date + ($2::int[])[d.lvl])::text AS "dueSince", d.due_date::text AS "referenceDate", NULL AS "validUntil",
          ($1::date - d.due_date) AS "daysLate", d.montant::text AS amount, "clientId", "clientType", email, "clientName"
     FROM due d
-   WHERE NOT ${LOGGED('facture', 'd.id', `l.level ~ '^relance-[0-9]+$' AND substring(l.level FROM 9)::int >= d.lvl`, '$3')}
+   WHERE NOT ${LOGGED('facture', 'd.id', `l.level ~ '^relance-[0-9]+$' AND substring(l.level FROM 9)::int >= d.lvl`)}
    ORDER BY d.due_date + ($2::int[])[d.lvl], d.id`;
 }
 
@@ -132,7 +122,7 @@ export function quotesDueSql(b: BusinessSql): string {
             FROM ${b.table('devis')} d ${clientJoin(b, 'devis')}
            WHERE ${quoteOpen(b)} AND ${clientOk(b)}) d
    WHERE d.sent_day + $2::int <= $1::date AND (d.valid_until IS NULL OR d.valid_until >= $1::date)
-     AND NOT ${LOGGED('devis', 'd.id', `l.level = 'relance'`, '$3')}
+     AND NOT ${LOGGED('devis', 'd.id', `l.level = 'relance'`)}
    ORDER BY d.sent_day, d.id`;
 }
 
@@ -144,9 +134,9 @@ export function expiringWhere(b: BusinessSql): string {
 
 export async function planReminders(db: Db, b: BusinessSql, opts: PlanOptions): Promise<Plan> {
   const wants = (what: Only) => !opts.only || opts.only === what;
-  const [invoices, quotes, expiring, stuck] = await Promise.all([
-    wants('invoices') ? db.query<PlannedReminder>(invoicesDueSql(b), [opts.asOf, opts.invoiceDays, opts.resendStuck]) : [],
-    wants('quotes') ? db.query<PlannedReminder>(quotesDueSql(b), [opts.asOf, opts.quoteDays, opts.resendStuck]) : [],
+  const [invoices, quotes, expiring] = await Promise.all([
+    wants('invoices') ? db.query<PlannedReminder>(invoicesDueSql(b), [opts.asOf, opts.invoiceDays]) : [],
+    wants('quotes') ? db.query<PlannedReminder>(quotesDueSql(b), [opts.asOf, opts.quoteDays]) : [],
     wants('expiry')
       ? db.query<ExpiringQuote>(
           `SELECT ${b.id('devis', 'd')}::text AS "documentId", ${b.col('devis', 'numero', 'd')}::text AS numero, ${quoteValidUntil(b)}::text AS "validUntil", "clientName"
@@ -155,17 +145,15 @@ export async function planReminders(db: Db, b: BusinessSql, opts: PlanOptions): 
           [opts.asOf],
         )
       : [],
-    db.query<StuckReminder>(
-      `SELECT document_type AS "documentType", document_id AS "documentId", level, claimed_at AS "claimedAt"
-         FROM reminder_log WHERE status = 'sending' ORDER BY claimed_at`,
-    ),
   ]);
-  const reminders = [...invoices, ...quotes].map((r) => ({ ...r, skip: skipReason(r.email) }));
-  return { asOf: opts.asOf, reminders, expiring, stuck: stuck.map((s) => ({ ...s, claimedAt: new Date(s.claimedAt).toISOString() })) };
+  const reminders = [...invoices, ...quotes].map((r) => ({ ...r, skip: skipReason(r) }));
+  return { asOf: opts.asOf, reminders, expiring };
 }
 
-function skipReason(email: string | null): string | undefined {
-  if (!email) return 'client has no email address';
-  if (!isValidAddress(email)) return `client email "${email}" is not valid`;
+/** A client without an address needs a letter or a call (not a failure); unusable data must be fixed (the run fails). */
+function skipReason(r: PlannedReminder): PlannedReminder['skip'] {
+  if (/[\r\n\0]/.test(r.numero)) return { reason: `the ${r.documentType} number ${JSON.stringify(r.numero)} holds a line break, which would break the subject line`, action: 'fix-data' };
+  if (!r.email) return { reason: 'client has no email address', action: 'letter-or-call' };
+  if (!isValidAddress(r.email)) return { reason: `client email "${r.email}" is not valid`, action: 'fix-data' };
   return undefined;
 }

@@ -1,9 +1,11 @@
 import type { BusinessSql } from '../business/sql.js';
 import type { Context } from '../context.js';
-import type { Db } from '../db/pool.js';
+import type { Db, Queryable } from '../db/pool.js';
 import { acquireJobLock } from '../db/job-lock.js';
+import { type OpenDelivery, markAbandoned, reminderKey, settleCommand, unsettled } from '../deliveries/ledger.js';
+import { OperationError } from '../errors.js';
 import { type BatchItem, sendBatch } from '../mail/bulk.js';
-import type { DeliveryOutcome, OutgoingMessage } from '../mail/history.js';
+import type { OutgoingMessage } from '../mail/history.js';
 import { formatEuros } from '../mail/send.js';
 import { renderTemplate } from '../mail/templates.js';
 import { quoteIdent } from '../business/sql.js';
@@ -15,7 +17,6 @@ export interface RunOptions {
   only?: Only;
   asOf?: string;
   limit?: number;
-  resendStuck: boolean;
   /** Wait for a concurrent run to finish instead of exiting 75. */
   wait?: boolean;
 }
@@ -26,28 +27,45 @@ export interface SentReminder {
   numero: string;
   level: string;
   email: string;
-  status: 'sent' | 'failed';
-  messageId: number;
+  status: 'sent' | 'failed' | 'unknown';
+  /** The delivery in the ledger (aj mail history ID). */
+  delivery: number;
   error?: string;
+}
+
+export interface SkippedReminder {
+  documentType: string;
+  documentId: string;
+  numero: string;
+  level: string;
+  reason: string;
+  /** `letter-or-call`: the client has no email address (not a failure); `fix-data`: the document's data is unusable (the run fails). */
+  action: 'letter-or-call' | 'fix-data';
 }
 
 export interface RunSummary {
   asOf: string;
   dryRun: boolean;
   plan: Plan;
+  /** Where sent messages went: smtp, or the outbox directory (written, not sent). */
+  transport?: 'smtp' | 'outbox';
   sent: number;
   failed: number;
-  skipped: Array<{ documentType: string; documentId: string; numero: string; level: string; reason: string }>;
+  /** Cut after the final dot: maybe delivered, never re-sent on its own. */
+  unknown: number;
+  skipped: SkippedReminder[];
   expired: number;
-  /** Claimed by a run that crashed: not re-sent without --resend-stuck. */
-  stuck: number;
+  /** Reminder deliveries left unknown by a crash or a cut line, waiting for `aj mail settle`. */
+  stuck: OpenDelivery[];
   results: SentReminder[];
 }
 
 /**
- * `aj reminders run`: under the `reminders` job lock, plan what is due, then per reminder claim
- * its (document, level) key in a committed `sending` row, send through the mail layer (history
- * row, company BCC, template), and mark it `sent` or `failed` (retried on the next run).
+ * `aj reminders run`: under the `reminders` job lock, plan what is due, then send each reminder
+ * through the delivery ledger under its key reminder:<type>:<id>:<level> (the claim, its
+ * reminder_log row and the attempt commit together; company BCC, template), `failed` ones again
+ * on the next run. A document whose data cannot make a message is skipped and reported; the
+ * rest of the run goes on.
  */
 export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunSummary> {
   const config = ctx.config();
@@ -58,30 +76,38 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
   const business = await ctx.business();
   const lock = dryRun ? undefined : await acquireJobLock(db, 'reminders', { wait: opts.wait, signal: ctx.signal });
   try {
-    const plan = await planReminders(db, business, { asOf, invoiceDays: config.reminderInvoiceDays, quoteDays: config.reminderQuoteDays, only: opts.only, resendStuck: opts.resendStuck });
-    const summary: RunSummary = { asOf, dryRun, plan, sent: 0, failed: 0, skipped: [], expired: 0, stuck: plan.stuck.length, results: [] };
+    if (!dryRun) await markAbandoned(db);
+    const plan = await planReminders(db, business, { asOf, invoiceDays: config.reminderInvoiceDays, quoteDays: config.reminderQuoteDays, only: opts.only });
+    const stuck = await unsettled(db, 'reminder');
+    const summary: RunSummary = { asOf, dryRun, plan, sent: 0, failed: 0, unknown: 0, skipped: [], expired: 0, stuck, results: [] };
     const sendable: PlannedReminder[] = [];
     for (const r of plan.reminders) {
-      if (r.skip) summary.skipped.push({ documentType: r.documentType, documentId: r.documentId, numero: r.numero, level: r.level, reason: r.skip });
+      if (r.skip) summary.skipped.push({ documentType: r.documentType, documentId: r.documentId, numero: r.numero, level: r.level, ...r.skip });
       else if (opts.limit === undefined || sendable.length < opts.limit) sendable.push(r);
     }
     if (dryRun) return summary;
 
     const items: Array<BatchItem<PlannedReminder>> = [];
-    for (const r of sendable) items.push({ meta: r, message: await composeReminder(r, config.mailFrom, config.companyBcc) });
+    for (const r of sendable) {
+      const message = await composeReminder(r, config.mailFrom, config.companyBcc);
+      const key = reminderKey(r.documentType, r.documentId, r.level);
+      items.push({
+        meta: r,
+        message,
+        delivery: { key, purpose: 'reminder', document: { type: r.documentType, id: r.documentId } },
+        claim: { also: (q, deliveryId) => linkLog(q, r, deliveryId) },
+      });
+    }
     if (items.length > 0) {
       const transport = await ctx.mailer({ pool: true });
-      const batch = await sendBatch(db, transport, items, {
-        ratePerMinute: config.mailRatePerMinute,
-        signal: ctx.signal,
-        claim: (item) => claim(db, item.meta, opts.resendStuck),
-        settle: (item, outcome) => settle(db, item.meta, outcome),
-      });
+      summary.transport = transport.kind;
+      const batch = await sendBatch(db, transport, items, { ratePerMinute: config.mailRatePerMinute, signal: ctx.signal });
       summary.sent = batch.sent;
       summary.failed = batch.failed;
+      summary.unknown = batch.unknown;
       summary.results = batch.outcomes.map(({ item, outcome }) => ({
         documentType: item.meta.documentType, documentId: item.meta.documentId, numero: item.meta.numero, level: item.meta.level,
-        email: item.meta.email!, status: outcome.status, messageId: outcome.id, error: outcome.error,
+        email: item.meta.email!, status: outcome.status, delivery: outcome.id, error: outcome.error,
       }));
     }
     if (!opts.only || opts.only === 'expiry') summary.expired = await expireQuotes(db, business, asOf);
@@ -91,23 +117,28 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
   }
 }
 
-/** The key is taken only if free, failed before, or (with --resend-stuck) left `sending` by a crash. */
-async function claim(db: Db, r: PlannedReminder, resendStuck: boolean): Promise<boolean> {
-  const row = await db.one(
-    `INSERT INTO reminder_log (document_type, document_id, level, status) VALUES ($1, $2, $3, 'sending')
-     ON CONFLICT (document_type, document_id, level) DO UPDATE SET status = 'sending', claimed_at = now(), error = NULL, finished_at = NULL
-       WHERE reminder_log.status = 'failed' OR (reminder_log.status = 'sending' AND $4)
-     RETURNING id`,
-    [r.documentType, r.documentId, r.level, resendStuck],
-  );
-  return row !== undefined;
+/**
+ * Exit 1 when a reminder failed or is unknown, one is still waiting to be settled, or a document
+ * was skipped for its data; the failure alert then fires. A client without an address is not a
+ * failure, and a dry run only reports.
+ */
+export function runFailure(s: RunSummary): OperationError | undefined {
+  if (s.dryRun) return undefined;
+  const unknown = [...s.stuck.map((d) => d.id), ...s.results.filter((r) => r.status === 'unknown').map((r) => r.delivery)];
+  const problems = [
+    s.failed > 0 && `${s.failed} reminder(s) failed (sent again by the next run; aj mail history --status failed)`,
+    unknown.length > 0 && `${unknown.length} reminder(s) unknown, maybe delivered: never re-sent on their own (${settleCommand(unknown)})`,
+    s.skipped.some((k) => k.action === 'fix-data') && `${s.skipped.filter((k) => k.action === 'fix-data').length} document(s) skipped for their data (fix them in the app)`,
+  ].filter((p): p is string => Boolean(p));
+  return problems.length > 0 ? new OperationError(problems.join('; ')) : undefined;
 }
 
-async function settle(db: Db, r: PlannedReminder, outcome: DeliveryOutcome): Promise<void> {
-  await db.query(
-    `UPDATE reminder_log SET status = $4, email_message_id = $5, error = $6, finished_at = now()
-      WHERE document_type = $1 AND document_id = $2 AND level = $3`,
-    [r.documentType, r.documentId, r.level, outcome.status, outcome.id, outcome.error ?? null],
+/** The reminder's log row points at its delivery; the ledger keeps its status from then on. */
+async function linkLog(q: Queryable, r: PlannedReminder, deliveryId: number): Promise<void> {
+  await q.query(
+    `INSERT INTO reminder_log (document_type, document_id, level, status, delivery_id) VALUES ($1, $2, $3, 'sending', $4)
+     ON CONFLICT (document_type, document_id, level) DO UPDATE SET delivery_id = $4`,
+    [r.documentType, r.documentId, r.level, deliveryId],
   );
 }
 

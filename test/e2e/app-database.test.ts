@@ -64,7 +64,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await db.query(`TRUNCATE "Facture", "Devis", "Chantier", "Client" CASCADE`);
-  await db.query(`DO $$ BEGIN IF to_regclass('aj.reminder_log') IS NOT NULL THEN TRUNCATE aj.reminder_log, aj.email_messages CASCADE; END IF; END $$`);
+  await db.query(`DO $$ BEGIN IF to_regclass('aj.reminder_log') IS NOT NULL THEN TRUNCATE aj.reminder_log, aj.email_messages, aj.deliveries CASCADE; END IF; END $$`);
   smtp.messages.length = 0;
 });
 

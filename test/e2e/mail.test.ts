@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
@@ -40,7 +38,7 @@ describe('aj mail send', () => {
     expect(lastMessage().raw.toString()).not.toContain(COMPANY);
     expect(parsed.subject).toBe('Planning été');
     expect(parsed.to).toMatchObject({ value: [{ name: 'Jérôme Dupont', address: 'jerome@exemple.fr' }] });
-    const [row] = await db.query('SELECT status, bcc_addresses, accepted, message_id FROM email_messages WHERE id = $1', [result.id]);
+    const [row] = await db.query('SELECT status, bcc_addresses, accepted, message_id FROM email_messages WHERE delivery_id = $1', [result.id]);
     expect(row).toMatchObject({ status: 'sent', bcc_addresses: [COMPANY], accepted: ['jerome@exemple.fr', COMPANY] });
     expect(row!.message_id).toBe(parsed.messageId);
   });
@@ -99,15 +97,25 @@ describe('aj mail send', () => {
     expect([await messageCount(), smtp.messages.length]).toEqual(before);
   });
 
-  it('records a recipient the server refuses and exits 1', async () => {
+  it('records a recipient the server refuses as failed (the company copy alone is not a delivery) and exits 1', async () => {
     smtp.rejectRecipients.add('refus@exemple.fr');
     const r = await aj(['mail', 'send', '--to', 'refus@exemple.fr', '--subject', 's', '--text', 'x', '--json'], { env });
     smtp.rejectRecipients.clear();
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('refused refus@exemple.fr');
     const { id } = JSON.parse(r.stdout);
-    const [row] = await db.query('SELECT status, rejected, accepted FROM email_messages WHERE id = $1', [id]);
-    expect(row).toEqual({ status: 'sent', rejected: ['refus@exemple.fr'], accepted: [COMPANY] });
+    const [row] = await db.query('SELECT status, rejected, accepted FROM email_messages WHERE delivery_id = $1', [id]);
+    expect(row).toEqual({ status: 'failed', rejected: ['refus@exemple.fr'], accepted: [COMPANY] });
+    expect((await db.query('SELECT status, refused FROM deliveries WHERE id = $1', [id]))[0]).toEqual({ status: 'failed', refused: ['refus@exemple.fr'] });
+  });
+
+  it('sends a message under a key once: the same key again is refused (exit 2)', async () => {
+    const args = ['mail', 'send', '--to', 'cle@exemple.fr', '--subject', 'Une fois', '--text', 'x', '--key', 'bienvenue:client:7'];
+    expect((await aj(args, { env })).exitCode).toBe(0);
+    const again = await aj(args, { env });
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toContain('already delivered');
+    expect(smtp.messages.filter((m) => m.to.includes('cle@exemple.fr'))).toHaveLength(1);
   });
 });
 
@@ -116,55 +124,45 @@ describe('failures, crashes and retries', () => {
     const down = { ...env, SMTP_URL: 'smtp://127.0.0.1:1' };
     const r = await aj(['mail', 'send', '--to', 'panne@exemple.fr', '--subject', 'Panne', '--text', 'x', '--json'], { env: down });
     expect(r.exitCode).toBe(1);
-    const { id } = JSON.parse(r.stdout);
-    expect((await db.query('SELECT status, error FROM email_messages WHERE id = $1', [id]))[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('ECONNREFUSED') });
+    const { id, message } = JSON.parse(r.stdout);
+    expect((await db.query('SELECT status, error FROM email_messages WHERE id = $1', [message]))[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('ECONNREFUSED') });
 
     const retry = await aj(['mail', 'retry', '--failed', '--json'], { env });
     expect(retry.exitCode, retry.stderr).toBe(0);
+    // Every failed delivery: this one, and the one refused earlier (the server accepts it now).
     const { attempts } = JSON.parse(retry.stdout);
-    expect(attempts).toEqual([expect.objectContaining({ original: id, status: 'sent' })]);
+    expect(attempts).toEqual([expect.objectContaining({ status: 'sent', key: expect.stringMatching(/^send:/) }), expect.objectContaining({ delivery: id, status: 'sent' })]);
     expect(lastMessage().to).toEqual(['panne@exemple.fr', COMPANY]);
-    expect((await db.query('SELECT retry_of FROM email_messages WHERE id = $1', [attempts[0].attempt]))[0]!.retry_of).toBe(String(id));
+    expect((await db.query('SELECT retry_of, delivery_id FROM email_messages WHERE id = $1', [attempts[1].attempt]))[0]).toEqual({ retry_of: String(message), delivery_id: String(id) });
 
     const again = await aj(['mail', 'retry', String(id)], { env });
     expect(again.exitCode).toBe(2);
-    expect(again.stderr).toContain('already retried');
-    const sent = await aj(['mail', 'retry', String(attempts[0].attempt)], { env });
-    expect(sent.exitCode).toBe(2);
-    expect(sent.stderr).toContain('never re-sent');
+    expect(again.stderr).toContain('never re-sent');
   });
 
-  it('leaves a crash between pending and sent as unknown, never re-sent without --force', async () => {
-    const stalled: string[] = [];
-    const server = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], logger: false, onData: (stream) => stream.on('data', () => stalled.push('data')) });
-    // A client killed or cut mid-conversation is expected here, not a test failure.
-    server.on('error', () => undefined);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.server.address() as AddressInfo).port;
-    const child = aj(['mail', 'send', '--to', 'crash@exemple.fr', '--subject', 'Crash', '--text', 'x'], { env: { ...env, SMTP_URL: `smtp://127.0.0.1:${port}` } });
-    let row: Record<string, any> | undefined;
-    while (!row || stalled.length === 0) {
-      await new Promise((r) => setTimeout(r, 50));
-      [row] = await db.query(`SELECT id, status FROM email_messages WHERE 'crash@exemple.fr' = ANY(to_addresses)`);
-    }
+  it('leaves a crash between claim and outcome unknown: never retried, settled by the operator', async () => {
+    smtp.fault = 'stall';
+    const child = aj(['mail', 'send', '--to', 'crash@exemple.fr', '--subject', 'Crash', '--text', 'x'], { env });
+    while (smtp.messages.filter((m) => m.to.includes('crash@exemple.fr')).length === 0) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     await child;
-    server.close();
-    expect(row.status).toBe('pending');
-    await db.query(`UPDATE email_messages SET created_at = now() - interval '1 hour' WHERE id = $1`, [row.id]);
+    smtp.fault = undefined;
+    const [row] = await db.query(`SELECT d.id, d.status FROM deliveries d JOIN email_messages m ON m.delivery_id = d.id WHERE 'crash@exemple.fr' = ANY(m.to_addresses)`);
+    expect(row!.status).toBe('sending');
 
     const history = await aj(['mail', 'history', '--status', 'unknown', '--json'], { env });
-    expect(JSON.parse(history.stdout).map((m: { id: number }) => m.id)).toEqual([Number(row.id)]);
+    expect(JSON.parse(history.stdout).map((m: { id: number }) => m.id)).toEqual([Number(row!.id)]);
     const before = smtp.messages.length;
     const failedOnly = await aj(['mail', 'retry', '--failed'], { env });
     expect(failedOnly.exitCode).toBe(0);
-    const noForce = await aj(['mail', 'retry', String(row.id)], { env });
-    expect(noForce.exitCode).toBe(2);
-    expect(noForce.stderr).toContain('--force');
+    const retry = await aj(['mail', 'retry', String(row!.id)], { env });
+    expect(retry.exitCode).toBe(2);
+    expect(retry.stderr).toContain(`aj mail settle ${row!.id}`);
     expect(smtp.messages.length).toBe(before);
-    const forced = await aj(['mail', 'retry', String(row.id), '--force'], { env });
-    expect(forced.exitCode, forced.stderr).toBe(0);
+    const settled = await aj(['mail', 'settle', String(row!.id), '--resend'], { env });
+    expect(settled.exitCode, settled.stderr).toBe(0);
     expect(lastMessage().to).toEqual(['crash@exemple.fr', COMPANY]);
+    expect((await db.query('SELECT status, settled, attempts FROM deliveries WHERE id = $1', [row!.id]))[0]).toEqual({ status: 'sent', settled: 'resent', attempts: 2 });
   });
 });
 
@@ -189,8 +187,10 @@ describe('documents, outbox and history', () => {
     expect(parsed.subject).toBe('Votre devis n° D-2026-014 – Art et Jardin');
     expect(parsed.text).toContain('1\u00a0234,50\u00a0€');
     expect(Buffer.compare(parsed.attachments[0]!.content, pdf)).toBe(0);
-    const byDoc = await aj(['mail', 'history', '--document', `devis:${devis!.id}`, '--json'], { env });
-    expect(JSON.parse(byDoc.stdout)).toHaveLength(1);
+    for (const ref of [`devis:${devis!.id}`, 'devis:D-2026-014']) {
+      const byDoc = await aj(['mail', 'history', '--document', ref, '--json'], { env });
+      expect(JSON.parse(byDoc.stdout)).toEqual([expect.objectContaining({ purpose: 'document', document: 'devis D-2026-014', status: 'sent', attempts: 1 })]);
+    }
 
     const none = await aj(['mail', 'send', '--document', 'devis:D-2026-015'], { env });
     expect(none.exitCode).toBe(1);
@@ -199,14 +199,18 @@ describe('documents, outbox and history', () => {
 
   it('writes to the outbox when no SMTP is configured, BCC still out of the headers', async () => {
     const outboxData = scratchDir('mail-outbox');
-    const r = await aj(['mail', 'send', '--to', 'a@exemple.fr', '--subject', 'Sans SMTP', '--text', 'x', '--json'], { env: { ...env, SMTP_URL: undefined as never, AJ_DATA_DIR: outboxData } });
+    const noSmtp = { ...env, SMTP_URL: undefined as never, AJ_DATA_DIR: outboxData };
+    const r = await aj(['mail', 'send', '--to', 'a@exemple.fr', '--subject', 'Sans SMTP', '--text', 'x', '--json'], { env: noSmtp });
     expect(r.exitCode, r.stderr).toBe(0);
-    const files = readdirSync(join(outboxData, 'outbox'));
-    expect(files).toHaveLength(1);
+    const text = await aj(['mail', 'send', '--to', 'a@exemple.fr', '--subject', 'Sans SMTP', '--text', 'x'], { env: noSmtp });
+    expect(text.stdout).toMatch(/^written to the outbox .*, not sent: delivery \d+ to a@exemple.fr/);
+    expect(text.stdout).not.toMatch(/^sent/);
+    const files = readdirSync(join(outboxData, 'outbox')).sort();
+    expect(files).toHaveLength(2);
     const parsed = await simpleParser(readFileSync(join(outboxData, 'outbox', files[0]!)));
     expect(parsed.subject).toBe('Sans SMTP');
     expect(parsed.headers.has('bcc')).toBe(false);
-    const [row] = await db.query('SELECT status, transport FROM email_messages WHERE id = $1', [JSON.parse(r.stdout).id]);
+    const [row] = await db.query('SELECT status, transport FROM email_messages WHERE delivery_id = $1', [JSON.parse(r.stdout).id]);
     expect(row).toMatchObject({ status: 'sent', transport: expect.stringContaining('outbox') });
   });
 

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await db.query('TRUNCATE reminder_log, email_messages, factures, devis, clients RESTART IDENTITY CASCADE');
+  await db.query('TRUNCATE reminder_log, email_messages, deliveries, factures, devis, clients RESTART IDENTITY CASCADE');
   smtp.messages.length = 0;
 });
 
@@ -78,7 +78,7 @@ describe('invoice reminders', () => {
 
     const r = await run();
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(summaryOf(r)).toMatchObject({ sent: 4, failed: 0, skipped: [], stuck: 0 });
+    expect(summaryOf(r)).toMatchObject({ sent: 4, failed: 0, unknown: 0, skipped: [], stuck: [] });
     expect(await sentLevels()).toEqual(['F-30:relance-1', 'F-59:relance-1', 'F-60:relance-2', 'F-75:relance-2']);
     expect(smtp.messages).toHaveLength(4);
     for (const m of smtp.messages) expect(m.to).toContain(COMPANY);
@@ -113,7 +113,7 @@ describe('invoice reminders', () => {
     expect(summaryOf(on).plan.reminders).toEqual([expect.objectContaining({ numero: 'F-JANV', level: 'relance-1', dueSince: '2026-03-02' })]);
   });
 
-  it('plans without changing anything on --dry-run or AUTO_SEND_ENABLED=false, and skips clients without a usable email', async () => {
+  it('plans without changing anything on --dry-run or AUTO_SEND_ENABLED=false; skips clients without an address (a letter or a call) and invalid ones (exit 1)', async () => {
     await facture(await client({ email: null }), 'F-SANS', 40);
     await facture(await client({ email: 'pas-une-adresse' }), 'F-INVALIDE', 40);
     await facture(await client(), 'F-OK', 40);
@@ -128,12 +128,13 @@ describe('invoice reminders', () => {
     expect(await db.query('SELECT * FROM reminder_log')).toEqual([]);
 
     const real = await run();
-    expect(real.exitCode).toBe(0);
+    expect(real.exitCode).toBe(1);
+    expect(real.stderr).toContain('1 document(s) skipped for their data');
     const summary = summaryOf(real);
     expect(summary.sent).toBe(1);
-    expect(summary.skipped.map((s: { numero: string; reason: string }) => `${s.numero}: ${s.reason}`).sort()).toEqual([
-      'F-INVALIDE: client email "pas-une-adresse" is not valid',
-      'F-SANS: client has no email address',
+    expect(summary.skipped.map((s: { numero: string; reason: string; action: string }) => `${s.numero}: ${s.reason} (${s.action})`).sort()).toEqual([
+      'F-INVALIDE: client email "pas-une-adresse" is not valid (fix-data)',
+      'F-SANS: client has no email address (letter-or-call)',
     ]);
   });
 });
@@ -160,7 +161,7 @@ describe('quotes', () => {
 });
 
 describe('exactly once under failures', () => {
-  it('records failures when SMTP goes down mid-batch and sends only those on the next run', async () => {
+  it('records failures when SMTP goes down mid-batch and sends only those on the next run; unknown ones wait to be settled', async () => {
     const c = await client();
     for (let i = 0; i < 12; i += 1) await facture(c, `F-${String(i).padStart(2, '0')}`, 40);
     const received: string[] = [];
@@ -184,38 +185,41 @@ describe('exactly once under failures', () => {
     server.close();
     expect(first.exitCode).toBe(1);
     const s1 = summaryOf(first);
-    expect(s1.sent + s1.failed).toBe(12);
+    expect(s1.sent + s1.failed + s1.unknown).toBe(12);
     expect(s1.failed).toBeGreaterThan(0);
     expect(await db.query(`SELECT * FROM reminder_log WHERE status = 'sending'`)).toEqual([]);
 
+    // Cut after the whole message went out: maybe delivered, so not sent again until settled.
     const second = await run();
-    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.exitCode, second.stderr).toBe(s1.unknown > 0 ? 1 : 0);
     expect(summaryOf(second)).toMatchObject({ sent: s1.failed, failed: 0 });
-    expect(await sentLevels()).toHaveLength(12);
+    expect(await sentLevels()).toHaveLength(12 - s1.unknown);
     expect(summaryOf(await run())).toMatchObject({ sent: 0 });
   });
 
-  it('reports a reminder stuck after a crash and re-sends it only with --resend-stuck', async () => {
+  it('reports a reminder left sending by a crash as unknown (exit 1), never re-sent until settled', async () => {
     await facture(await client(), 'F-CRASH', 40);
-    let data = false;
-    const server = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS'], logger: false, onData: (stream) => stream.on('data', () => (data = true)) });
-    // A client killed or cut mid-conversation is expected here, not a test failure.
-    server.on('error', () => undefined);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const child = aj(['reminders', 'run', '--as-of', AS_OF], { env: { ...env, SMTP_URL: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}` } });
-    while (!data) await new Promise((r) => setTimeout(r, 50));
+    smtp.fault = 'stall';
+    const child = aj(['reminders', 'run', '--as-of', AS_OF], { env });
+    while (smtp.countFor('F-CRASH') === 0) await new Promise((r) => setTimeout(r, 50));
     child.kill('SIGKILL');
     await child;
-    server.close();
+    smtp.fault = undefined;
     expect(await db.query('SELECT level, status FROM reminder_log')).toEqual([{ level: 'relance-1', status: 'sending' }]);
 
     const next = await aj(['reminders', 'run', '--as-of', AS_OF], { env });
-    expect(next.exitCode).toBe(0);
-    expect(next.stderr).toContain('did not finish: not re-sent');
-    expect(smtp.messages).toHaveLength(0);
-    const forced = await run(['--resend-stuck']);
-    expect(summaryOf(forced)).toMatchObject({ sent: 1 });
-    expect(smtp.messages).toHaveLength(1);
+    expect(next.exitCode).toBe(1);
+    expect(next.stderr).toContain('not re-sent (aj mail settle');
+    expect(smtp.countFor('F-CRASH')).toBe(1);
+    expect(await db.query('SELECT level, status FROM reminder_log')).toEqual([{ level: 'relance-1', status: 'unknown' }]);
+    const [delivery] = await db.query(`SELECT id FROM deliveries WHERE key LIKE 'reminder:facture:%'`);
+    const resend = await aj(['mail', 'settle', String(delivery!.id), '--resend'], { env });
+    expect(resend.exitCode, resend.stderr).toBe(0);
+    expect(smtp.countFor('F-CRASH')).toBe(2);
+    const after = await run();
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(summaryOf(after)).toMatchObject({ sent: 0, stuck: [] });
+    expect(await sentLevels()).toEqual(['F-CRASH:relance-1']);
   });
 
   it('lets only one of two concurrent runs send', async () => {
