@@ -76,7 +76,7 @@ export async function renderTemplate(name: string, vars: TemplateVars, set: Temp
   assertHeaderSafe(`template ${name} subject`, subject);
   const text = renderNodes(template.text, scope(String));
   const html = template.html && renderNodes(template.html, scope(encodeHtml));
-  return { name, source: template.source, subject, text, ...(html === undefined ? {} : { html }) };
+  return { name, source: template.source, subject, text, html };
 }
 
 /** The value `{{key}}` shows: present and not blank, or an error naming the template, the variable and the fix. */
