@@ -7,7 +7,7 @@ import { quoteIdent } from './identifiers.js';
  * web app's (001 to 007; later ones too where AJ_DB_SCHEMA was set to public). A migration that
  * creates a table adds it here.
  */
-const OPERATIONS_TABLES = ['aj_migrations', 'backup_runs', 'archived_documents', 'email_messages', 'reminder_log', 'import_runs', 'job_runs', 'ops_alerts', 'restore_runs'];
+const OPERATIONS_TABLES = ['aj_migrations', 'backup_runs', 'archived_documents', 'email_messages', 'reminder_log', 'import_runs', 'job_runs', 'ops_alerts', 'restore_runs', 'deliveries'];
 
 // aj's standalone business tables and the columns migration 001 gives them. The web app may have
 // a table of the same name (its own `factures`): that one has other columns and stays in public.
