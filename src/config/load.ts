@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
@@ -51,6 +53,7 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
       }
     }
   }
+  raw.dataDir ??= defaultDataDir(sources.env);
   const shape = Object.fromEntries(Object.entries(settings).map(([k, s]) => [k, s.schema]));
   const parsed = z.object(shape).safeParse(raw);
   if (!parsed.success) {
@@ -61,6 +64,15 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, 'fix these values in the environment, .env or the config file');
   }
   return { config: parsed.data as Config, origins };
+}
+
+/**
+ * AJ_DATA_DIR's default is a fixed place, never the current directory: cron starts commands in the
+ * home directory, a terminal wherever the admin is, and both must find the same local backups.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, 'aj');
+  return join(env.HOME || homedir(), '.local', 'share', 'aj');
 }
 
 function readEnvFile(sources: ConfigSources): Record<string, string> {

@@ -72,7 +72,7 @@ const timezone = z.string().refine(
 export const settings = {
   databaseUrl: { env: ['DATABASE_URL'], schema: optionalText, secret: true, doc: 'PostgreSQL URL of the business database (Prisma-style parameters accepted). Unset: libpq defaults (PGHOST, PGUSER, ...).' },
   autoMigrate: { env: ['AJ_AUTO_MIGRATE'], schema: bool.default(true), doc: 'Apply pending migrations automatically on first use.' },
-  dataDir: { env: ['AJ_DATA_DIR'], schema: z.string().min(1).default('./aj-data'), doc: 'Local data directory (local storage fallback, mail outbox).' },
+  dataDir: { env: ['AJ_DATA_DIR'], schema: z.string().min(1), doc: 'Local data directory (local storage fallback, mail outbox). Default: $XDG_DATA_HOME/aj, else ~/.local/share/aj, whatever the current directory.' },
   dbSchema: { env: ['AJ_DB_SCHEMA'], schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lowercase PostgreSQL schema name such as aj').default('aj'), doc: 'PostgreSQL schema holding everything aj owns (history, catalog, logs); aj never changes anything outside it.' },
   schemaFile: { env: ['AJ_SCHEMA_FILE'], schema: optionalText, doc: "JSON mapping of the web app's business tables (written by `aj schema detect --write`). Unset: aj's own standalone tables." },
   timezone: { env: ['AJ_TIMEZONE'], schema: timezone.default(DEFAULT_TIMEZONE), doc: 'Time zone of business dates (due dates, archive layout).' },

@@ -12,7 +12,8 @@ const INHERITED_CONFIG = /^(DATABASE_URL|AJ_|BACKUP_|ARCHIVE_|S3_|AWS_|SMTP_|MAI
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (!INHERITED_CONFIG.test(k)) env[k] = v;
-  return { ...env, ...extra };
+  // aj's default data directory is below $XDG_DATA_HOME: one of the test run's own, never the user's.
+  return { ...env, XDG_DATA_HOME: join(tmpdir(), 'aj-test-data-home'), ...extra };
 }
 
 export function scratchDir(label = 'cwd'): string {
@@ -24,12 +25,14 @@ export function scratchDir(label = 'cwd'): string {
  * environment, in a scratch working directory (so no stray .env is read). Never throws on exit codes.
  */
 export function aj(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string; input?: string } & Partial<Options> = {}): ResultPromise<{ reject: false }> {
-  const { env, cwd, input, ...rest } = options;
+  const { env, cwd = scratchDir(), input, ...rest } = options;
   // `--` as in bin/aj's shebang, so Node leaves aj's --env-file alone.
   return execa(process.execPath, ['--', AJ_BIN, ...args], {
-    env: cleanEnv(env),
+    // aj's default data directory follows the working directory here, as ./aj-data used to:
+    // a command run in a fresh directory starts with no local state.
+    env: cleanEnv({ XDG_DATA_HOME: join(cwd, '.local-share'), ...env }),
     extendEnv: false,
-    cwd: cwd ?? scratchDir(),
+    cwd,
     input,
     stdin: input === undefined ? 'ignore' : undefined,
     reject: false,

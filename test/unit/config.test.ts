@@ -46,9 +46,9 @@ describe('config precedence', () => {
   });
 
   it('has working defaults with an empty environment', () => {
-    const { config } = loadConfig({ env: {}, envFile: join(scratch(), '.env') });
+    const { config } = loadConfig({ env: { HOME: '/home/jardin' }, envFile: join(scratch(), '.env') });
     expect(config).toMatchObject({
-      dataDir: './aj-data',
+      dataDir: '/home/jardin/.local/share/aj',
       timezone: 'Europe/Paris',
       backupEnabled: true,
       autoSendEnabled: true,
