@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import type { Context } from '../src/context.js';
 import { OperationError, UsageError } from '../src/errors.js';
 import { formatBytes, formatTime, renderTable } from '../src/render.js';
+import { registerTemplateCommands } from './mail-templates.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -17,7 +18,7 @@ Every message is copied to COMPANY_BCC_EMAIL (in the envelope only, never in the
 claimed before the SMTP conversation, then sent (every recipient accepted it), failed (server down,
 or a recipient refused: aj mail retry) or unknown (the line dropped after the whole message went
 out: aj mail settle). Without SMTP configured, messages are written to the outbox directory.
-Templates: document, facture-relance-1, facture-relance-2, devis-relance, alerte (src/mail/templates).
+Templates: aj mail templates lists them (built-in, or AJ_TEMPLATES_DIR), aj mail preview shows one.
 
 Exit status: 0 sent (or written to the outbox), 1 failed, a recipient refused, or unknown,
 2 invalid input or a key already delivered (nothing sent).
@@ -58,6 +59,8 @@ export function register(program: Command, ctx: Context): void {
       const failure = failureError(result);
       if (failure) throw failure;
     });
+
+  registerTemplateCommands(mail, ctx);
 
   mail
     .command('history')

@@ -5,7 +5,8 @@ import { assertHeaderSafe, formatMailbox, parseMailboxes } from './address.js';
 import { type BusinessDocument, type LoadedAttachment, findDocument, loadArchivedPdf, loadFileAttachment, parseDocumentRef } from './document.js';
 import { type DeliveryOutcome, deliver, oneOffKey } from '../deliveries/deliver.js';
 import type { OutgoingMessage } from './history.js';
-import { type TemplateVars, parseVars, renderTemplate } from './templates.js';
+import { documentVars } from './document-vars.js';
+import { type TemplateVars, parseVars, renderTemplate, templateSet } from './templates.js';
 
 export interface SendOptions {
   to: string[];
@@ -65,7 +66,7 @@ export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResu
 
   const vars: TemplateVars = { ...(doc ? documentVars(doc) : {}), ...parseVars(opts.vars) };
   const template = opts.template ?? (doc && !opts.text && !opts.html && !opts.textFile ? 'document' : undefined);
-  const rendered = template ? await renderTemplate(template, vars) : undefined;
+  const rendered = template ? await renderTemplate(template, vars, templateSet(config)) : undefined;
   const subject = opts.subject ?? rendered?.subject;
   if (!subject) throw new UsageError('--subject is required', 'pass --subject, or use --template');
 
@@ -109,14 +110,7 @@ function checkBodySources(opts: SendOptions): void {
   if (opts.vars.length > 0 && !opts.template && !opts.document) throw new UsageError('--var needs --template', 'add --template NAME');
 }
 
-function documentVars(doc: BusinessDocument): TemplateVars {
-  return { nom: doc.clientName, document: doc.type === 'devis' ? 'devis' : 'facture', numero: doc.numero, montant: formatEuros(doc.montantTtc) };
-}
-
-/** 1234.5 -> "1 234,50 €" as French readers expect. */
-export function formatEuros(amount: string | number): string {
-  return new Intl.NumberFormat('fr-FR', { style: 'currency', currency: 'EUR' }).format(Number(amount)).replace(/\u202f/g, '\u00a0');
-}
+export { formatEuros } from './document-vars.js';
 
 /** Exit 1 unless every client recipient accepted it (the company copy alone is not a delivery). */
 export function failureError(result: SendResult): OperationError | undefined {

@@ -65,10 +65,10 @@ export async function raiseAlert(ctx: Context, db: Db, alert: Alert): Promise<Al
 /** The alert's email goes through the delivery ledger under the key alert:<ops_alerts id>. */
 async function emailAlert(ctx: Context, db: Db, alertId: number, to: string, subject: string, lines: string[], host: string, now: Date): Promise<number | undefined> {
   try {
-    const { renderTemplate } = await import('../mail/templates.js');
+    const { renderTemplate, templateSet } = await import('../mail/templates.js');
     const { deliver } = await import('../deliveries/deliver.js');
     const date = new Intl.DateTimeFormat('fr-FR', { dateStyle: 'long', timeStyle: 'short', timeZone: ctx.config().timezone }).format(now);
-    const rendered = await renderTemplate('alerte', { sujet: subject, hote: host, date, message: lines.join('\n') });
+    const rendered = await renderTemplate('alerte', { sujet: subject, hote: host, date, message: lines.join('\n') }, templateSet(ctx.config()));
     const outcome = await deliver(db, await ctx.mailer(), { key: `alert:${alertId}`, purpose: 'alert' }, {
       from: ctx.config().mailFrom, to: [to], cc: [], bcc: [], subject: rendered.subject, text: rendered.text, html: rendered.html, template: 'alerte', attachments: [],
     });
