@@ -23,9 +23,17 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
   const { Command, CommanderError } = await import('commander');
   let ops: typeof import('./ops/job-runs.js') | undefined;
   let jobRun: import('./ops/job-runs.js').JobRun | undefined;
+  const args = argv.slice(2);
+  // --version belongs to aj alone, before any command: after one (`aj archive get ... --version 1`),
+  // it is an unknown option, never a version printed into a file.
+  if (asksVersion(args)) {
+    ctx.io.stdout.write(`${version()}\n`);
+    return ExitCode.ok;
+  }
+  // `aj help backup run` is `aj backup run --help`.
+  if (args[0] === 'help' && args.length > 1) argv = [...argv.slice(0, 2), ...args.slice(1), '--help'];
   const program = new Command('aj')
-    .description('Art et Jardin administrative toolkit')
-    .version(version(), '-V, --version')
+    .description(`Art et Jardin administrative toolkit (aj ${version()}; \`aj --version\` prints it)`)
     .option('--config <path>', 'JSON config file (default: $AJ_CONFIG)')
     .option('--env-file <path>', '.env file to read (default: ./.env when present)')
     .option('-q, --quiet', 'no notices, warnings or progress on stderr')
@@ -38,7 +46,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
-      outputError: (s, write) => write(`aj: ${s.trim().replace(/^error: /, '')} (see --help)\n`),
+      outputError: (s, write) => write(`aj: ${oneLine(s)}\n`),
     })
     .addHelpText('after', EXIT_CODES_HELP)
     .hook('preAction', async (_program, action) => {
@@ -55,6 +63,11 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
   for (const [name, group] of Object.entries(GROUPS)) {
     if (name === invoked) (await group.load()).register(program, ctx);
     else program.command(name).description(group.summary);
+  }
+  if (argv.length === 2) {
+    // `aj` alone: the short help, on stdout, as asked for.
+    program.outputHelp();
+    return ExitCode.ok;
   }
 
   const onSignal = (signal: NodeJS.Signals) => {
@@ -111,10 +124,30 @@ function reportError(ctx: Context, error: unknown): void {
 }
 
 
+/** Commander's message and its suggestion on one line, then where help is. */
+function oneLine(message: string): string {
+  const text = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  const versionAfterCommand = /unknown option '(--version|-V)'/.test(text);
+  return versionAfterCommand ? `${text} (--version is aj's own: \`aj --version\`; for a document version, --doc-version)` : `${text} (see --help)`;
+}
+
+/** `-V`/`--version` among aj's own options, before any command. */
+function asksVersion(args: string[]): boolean {
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i]!;
+    if (arg === '-V' || arg === '--version') return true;
+    if (GLOBAL_OPTIONS_WITH_VALUE.includes(arg)) i += 1;
+    else if (!arg.startsWith('-')) return false;
+  }
+  return false;
+}
+
+const GLOBAL_OPTIONS_WITH_VALUE = ['--config', '--env-file', '--metrics-file', '--log-format'];
+
 function invokedGroup(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i]!;
-    if (['--config', '--env-file', '--metrics-file', '--log-format'].includes(arg)) i += 1;
+    if (GLOBAL_OPTIONS_WITH_VALUE.includes(arg)) i += 1;
     else if (!arg.startsWith('-')) return arg === 'help' ? args[i + 1] : arg;
   }
   return undefined;

@@ -23,6 +23,16 @@ describe('aj, usage', () => {
     expect(result.stderr).toBe('');
   });
 
+  it('prints the short help on stdout when run alone, and `aj help <group> <verb>` is that verb\'s help', async () => {
+    const alone = await aj([]);
+    expect(alone.exitCode).toBe(0);
+    expect(alone.stdout).toMatch(/^Usage: aj \[options\] \[command\]/);
+    expect(alone.stderr).toBe('');
+    const verb = await aj(['help', 'backup', 'run']);
+    expect(verb.exitCode).toBe(0);
+    expect(verb.stdout).toMatch(/^Usage: aj backup run \[options\]/);
+  });
+
   it('lists every command group and the exit codes in --help', async () => {
     const result = await aj(['--help']);
     expect(result.exitCode).toBe(0);
@@ -36,6 +46,9 @@ describe('aj, usage', () => {
     [['config', 'show', '--frobnicate'], "aj: unknown option '--frobnicate' (see --help)"],
     [['db', 'migrate', '--yes-please'], "aj: unknown option '--yes-please' (see --help)"],
     [['--config'], "aj: option '--config <path>' argument missing (see --help)"],
+    [['backup', 'rn'], "aj: unknown command 'rn' (Did you mean run?) (see --help)"],
+    [['archive', 'get', 'devis', 'DE-2026-0007', '--version', '1'], "aj: unknown option '--version' (--version is aj's own: `aj --version`; for a document version, --doc-version)"],
+    [['backup', 'verify', '-V'], "aj: unknown option '-V' (--version is aj's own: `aj --version`; for a document version, --doc-version)"],
   ])('exits 2 for %j with one line on stderr and nothing on stdout', async (args, line) => {
     const result = await aj(args);
     expect(result.exitCode).toBe(2);
