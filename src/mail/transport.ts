@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { SendMailOptions } from 'nodemailer';
+import type MailMessage from 'nodemailer/lib/mailer/mail-message.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError, OperationError } from '../errors.js';
 
@@ -80,29 +81,26 @@ async function createSmtpTransport(smtp: SmtpSettings, options: { pool?: boolean
     tls: { rejectUnauthorized: !(base.host === '127.0.0.1' || base.host === 'localhost') },
   } as never);
   const description = `smtp://${base.host}:${base.port}`;
+  transporter.use('stream', watchDataEnd);
   return {
     kind: 'smtp',
     description,
     async send(message) {
-      // The message is compiled here and handed over as a stream whose end we see: an error after
-      // the stream was read to its end came after the final dot, so delivery is uncertain.
-      const { default: MailComposer } = await import('nodemailer/lib/mail-composer/index.js');
-      const node = new MailComposer(message).compile();
-      const messageId = node.messageId();
-      const raw = await node.build();
       let dataSent = false;
-      const stream = Readable.from([raw]).once('end', () => (dataSent = true));
       try {
-        const info = await transporter.sendMail({ envelope: message.envelope ?? node.getEnvelope(), raw: stream });
+        const info = await transporter.sendMail({ ...message, [DATA_SENT]: () => (dataSent = true) } as SendMailOptions);
         return {
-          messageId,
+          messageId: info.messageId,
           accepted: (info.accepted as Array<string | { address: string }>).map(addressOf),
           rejected: (info.rejected as Array<string | { address: string }>).map(addressOf),
           response: info.response,
         };
       } catch (error) {
         const text = `SMTP delivery via ${description} failed: ${(error as Error).message}`;
-        if (dataSent) throw new UncertainDeliveryError(`${text}, after the whole message was sent: it may have been delivered`, 'look for it in the company BCC mailbox, then `aj mail settle`', { cause: error });
+        // A refused envelope (every recipient, or DATA itself) is an answer from the server, not a cut line.
+        if (dataSent && (error as { code?: string }).code !== 'EENVELOPE') {
+          throw new UncertainDeliveryError(`${text}, after the whole message was sent: it may have been delivered`, 'look for it in the company BCC mailbox, then `aj mail settle`', { cause: error });
+        }
         throw new OperationError(text, 'check SMTP_URL and the mail server', { cause: error });
       }
     },
@@ -118,6 +116,24 @@ async function createSmtpTransport(smtp: SmtpSettings, options: { pool?: boolean
 }
 
 const addressOf = (a: string | { address: string }) => (typeof a === 'string' ? a : a.address);
+
+// A callback carried in the message options: called once the SMTP connection has read the whole
+// message, final dot included (nothing reads the last stage of the message stream before the
+// server's 354). A failure after that point may have been delivered.
+const DATA_SENT = 'ajDataSent';
+
+function watchDataEnd(mail: MailMessage, done: (error?: Error | null) => void): void {
+  const onEnd = (mail.data as { [DATA_SENT]?: () => void })[DATA_SENT];
+  if (onEnd) {
+    mail.message.processFunc((input) => {
+      const output = new PassThrough();
+      input.once('error', (error) => output.emit('error', error));
+      output.once('end', onEnd);
+      return input.pipe(output);
+    });
+  }
+  done();
+}
 
 /** One .eml file per message, written atomically: the embedded default without SMTP. */
 export class OutboxTransport implements MailTransport {
