@@ -34,11 +34,16 @@ export function register(program: Command, ctx: Context): void {
         return;
       }
       if (result.interruptedClosed > 0) ctx.io.warn(`${result.interruptedClosed} earlier run(s) had been interrupted; marked failed`);
-      const { record, prune } = result;
-      if (opts.json) return ctx.io.json({ ...record, pruned: prune?.removed.map((r) => r.id) ?? [] });
+      const { record, prune, cleanup } = result;
+      for (const key of cleanup?.aborted ?? []) ctx.io.notice(`aborted an unfinished upload of an interrupted run: ${key}`);
+      for (const { id, key } of cleanup?.adopted ?? []) ctx.io.notice(`adopted ${key}: interrupted before its manifest, proven against run ${id}'s size and SHA-256; run ${id} is now succeeded`);
+      for (const key of cleanup?.removed ?? []) ctx.io.notice(`removed ${key}: a dump without manifest that could not be proven`);
+      for (const key of cleanup?.kept ?? []) ctx.io.warn(`left ${key} in place: unfinished, but recent and of no run known to have died`);
+      if (opts.json) return ctx.io.json({ ...record, pruned: prune?.removed.map((r) => r.id) ?? [], cleanup: cleanup ?? null });
       ctx.io.out(`backup ${record.id} succeeded: ${record.storage_url}/${record.object_key} (${formatBytes(record.size_bytes)}, ${record.total_rows} rows, sha256 ${record.sha256!.slice(0, 12)}, ${formatDuration(record.duration_ms)})`);
       if (prune?.paused) ctx.io.warn(`retention paused: ${prune.paused}`);
       if (prune && prune.removed.length > 0) ctx.io.notice(`retention removed ${prune.removed.length} old backup(s): ${prune.removed.map((r) => r.id).join(', ')}`);
+      if (prune?.note) ctx.io.notice(prune.note);
     });
 
   backup
@@ -71,6 +76,8 @@ export function register(program: Command, ctx: Context): void {
         }
         for (const m of result.remote?.missing ?? []) ctx.io.error(`backup ${m.id}: object missing from storage: ${m.key}`);
         for (const u of result.remote?.unknown ?? []) ctx.io.error(`object with no history row: ${u.key} (${formatBytes(u.size)})`);
+        for (const o of result.remote?.orphans ?? []) ctx.io.warn(`dump without manifest (an interrupted run): ${o.key} (${formatBytes(o.size)}); the next \`aj backup run\` adopts or removes it`);
+        for (const p of result.remote?.partials ?? []) ctx.io.warn(`unfinished upload since ${formatTime(p.since)}: ${p.key}; the next \`aj backup run\` removes it`);
       }
       const remote = result.remote;
       if (remote && remote.missing.length + remote.unknown.length > 0) {
@@ -92,14 +99,15 @@ export function register(program: Command, ctx: Context): void {
     .option('--with-globals', 'also restore roles saved beside the dump')
     .option('--verify', 'compare row counts of every table with the manifest; exit 4 on any difference')
     .option('--identity <file>', 'age identity file for encrypted backups (default: BACKUP_AGE_IDENTITY_FILE)')
+    .option('--database <name>', "with latest-in-storage: whose newest backup to restore, when several databases share the prefix (default: DATABASE_URL's database)")
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n\nOver production (--force), aj's own schema (AJ_DB_SCHEMA) is left as it is: aj's history stays true.\nInto another database, everything in the dump is restored, aj's schema included.\nNon-interactive usage: restoring over production needs --force --yes.\n${EXIT_STATUS}`)
-    .action(async (ref: string, opts: { targetUrl?: string; force?: boolean; yes?: boolean; create?: boolean; clean?: boolean; jobs: number; withOwner?: boolean; withGlobals?: boolean; verify?: boolean; identity?: string; json?: boolean }) => {
+    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n  aj backup restore latest-in-storage --database shop --target-url postgresql://localhost/shop2 --create   # another database under the prefix\n\nOver production (--force), aj's own schema (AJ_DB_SCHEMA) is left as it is: aj's history stays true.\nInto another database, everything in the dump is restored, aj's schema included.\nNon-interactive usage: restoring over production needs --force --yes.\n${EXIT_STATUS}`)
+    .action(async (ref: string, opts: { targetUrl?: string; force?: boolean; yes?: boolean; create?: boolean; clean?: boolean; jobs: number; withOwner?: boolean; withGlobals?: boolean; verify?: boolean; identity?: string; database?: string; json?: boolean }) => {
       const { restoreBackup, assertVerified } = await import('../src/backup/restore.js');
       const progress = ctx.io.progress('downloading');
       const result = await restoreBackup(ctx, {
         ref, targetUrl: opts.targetUrl, force: Boolean(opts.force), yes: Boolean(opts.yes), create: Boolean(opts.create), clean: Boolean(opts.clean),
-        jobs: opts.jobs, withOwner: Boolean(opts.withOwner), withGlobals: Boolean(opts.withGlobals), verify: Boolean(opts.verify), identityFile: opts.identity,
+        jobs: opts.jobs, withOwner: Boolean(opts.withOwner), withGlobals: Boolean(opts.withGlobals), verify: Boolean(opts.verify), identityFile: opts.identity, database: opts.database,
         onProgress: (bytes) => progress.update(formatBytes(bytes)),
       }).finally(() => progress.done());
       if (opts.json) ctx.io.json({ ok: result.differences.length === 0, ...result });
@@ -157,6 +165,7 @@ export function register(program: Command, ctx: Context): void {
       const { runPrune } = await import('../src/backup/prune.js');
       const result = await runPrune(ctx, { dryRun: Boolean(opts.dryRun), yes: Boolean(opts.yes) });
       if (result.paused) ctx.io.warn(`retention paused: ${result.paused}`);
+      if (result.note) ctx.io.notice(result.note);
       if (opts.json) return ctx.io.json({ dryRun: result.dryRun, paused: result.paused ?? null, removed: result.removed.map((r) => ({ id: r.id, key: r.object_key, started_at: r.started_at })), kept: result.kept });
       await renderTable(ctx.io, result.removed, [
         { header: result.dryRun ? 'would delete' : 'deleted', value: (r) => r.id },

@@ -2,16 +2,16 @@ import { json } from 'node:stream/consumers';
 import { OperationError, UsageError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { BackupRecord } from './history.js';
-import { manifestKeyOf } from './layout.js';
+import { databaseFolder, isDumpKey, manifestKeyOf } from './layout.js';
 import type { Manifest } from './run.js';
 
 /**
  * Disaster recovery: when the database that holds the backup history is itself lost, a backup is
- * found by its object key (or as the newest manifest in storage) and described by its manifest.
+ * found by its object key (or as the newest manifest of `database` in storage) and described by its manifest.
  */
-export async function recordFromStorage(store: ObjectStore, ref: string): Promise<BackupRecord> {
-  const dumpKey = ref === 'latest-in-storage' ? await newestDumpKey(store) : ref;
-  if (!/\.dump(\.age)?$/.test(dumpKey)) throw new UsageError(`"${ref}" is not a backup object key`, 'pass a key ending in .dump or .dump.age, as `aj backup list --remote` shows');
+export async function recordFromStorage(store: ObjectStore, ref: string, database: string): Promise<BackupRecord> {
+  const dumpKey = ref === 'latest-in-storage' ? await newestDumpKey(store, database) : ref;
+  if (!isDumpKey(dumpKey)) throw new UsageError(`"${ref}" is not a backup object key`, 'pass a key ending in .dump or .dump.age, as `aj backup list --remote` shows');
   const manifestKey = manifestKeyOf(dumpKey);
   if (!(await store.head(manifestKey))) throw new OperationError(`no manifest for ${store.url}/${dumpKey}`, 'without its manifest a dump cannot be proven; pick another backup');
   const manifest = (await json(await store.get(manifestKey))) as Manifest;
@@ -26,14 +26,21 @@ export async function recordFromStorage(store: ObjectStore, ref: string): Promis
   };
 }
 
-/** Keys embed a UTC timestamp, so the newest manifest sorts last within its database folder. */
-async function newestDumpKey(store: ObjectStore): Promise<string> {
+/**
+ * Keys embed a UTC timestamp, so the newest manifest sorts last within the database's folder;
+ * other databases' backups under the same prefix are never considered.
+ */
+async function newestDumpKey(store: ObjectStore, database: string): Promise<string> {
   let newest: { key: string; stamp: string } | undefined;
-  for await (const object of store.list()) {
+  const folder = databaseFolder(database);
+  for await (const object of store.list(folder)) {
     const match = /-(\d{8}T\d{6}(?:\.\d{3})?Z)\.manifest\.json$/.exec(object.key);
     if (match && (!newest || match[1]! > newest.stamp)) newest = { key: object.key, stamp: match[1]! };
   }
-  if (!newest) throw new OperationError(`no backup manifest found in ${store.url}`, 'check BACKUP_BUCKET');
+  if (!newest) throw new OperationError(`no backup manifest of database ${database} in ${store.url}/${folder}`, 'check BACKUP_BUCKET, or name the database with --database');
   const manifest = (await json(await store.get(newest.key))) as Manifest;
+  if (manifest.database !== database && databaseFolder(manifest.database) !== folder) {
+    throw new OperationError(`${store.url}/${newest.key} is a manifest of database ${manifest.database}, not ${database}`, 'pick the backup by its key');
+  }
   return manifest.key;
 }

@@ -52,6 +52,17 @@ export async function finishSucceeded(db: Db, id: number, fields: {
   ))!;
 }
 
+/**
+ * What a run streamed, recorded before its upload completes: if the process dies between completing
+ * the upload and writing the manifest, the next run can prove the dump against this and adopt it.
+ */
+export async function recordStreamed(db: Db, id: number, fields: { size: number; sha256: string; rowCounts: Record<string, number>; serverVersion: string; pgDumpVersion: string }): Promise<void> {
+  await db.query(
+    `UPDATE backup_runs SET size_bytes = $2, sha256 = $3, row_counts = $4, server_version = $5, pg_dump_version = $6 WHERE id = $1`,
+    [id, fields.size, fields.sha256, JSON.stringify(fields.rowCounts), fields.serverVersion, fields.pgDumpVersion],
+  );
+}
+
 export async function finishFailed(db: Db, id: number, error: string, durationMs: number): Promise<void> {
   await db.query(`UPDATE backup_runs SET status = 'failed', error = $2, duration_ms = $3, finished_at = now() WHERE id = $1`, [id, error, durationMs]);
 }

@@ -9,9 +9,19 @@ export function backupKey(database: string, startedAt: Date, encrypted: boolean)
   const iso = startedAt.toISOString();
   const [yyyy, mm, dd] = iso.slice(0, 10).split('-');
   const stamp = iso.replace(/[-:]/g, '');
-  const safe = database.replace(/[^A-Za-z0-9_.-]/g, '_');
+  const safe = safeName(database);
   return `${safe}/${yyyy}/${mm}/${dd}/${safe}-${stamp}.dump${encrypted ? '.age' : ''}`;
 }
+
+/**
+ * Where one database's backups live: several databases may share a bucket and prefix, and each
+ * looks only at its own folder (the slash keeps `shop` away from `shop_test`).
+ */
+export const databaseFolder = (database: string) => `${safeName(database)}/`;
+
+const safeName = (database: string) => database.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+export const isDumpKey = (key: string) => /\.dump(\.age)?$/.test(key);
 
 export const manifestKeyOf = (dumpKey: string) => `${dumpKey.replace(/\.dump(\.age)?$/, '')}.manifest.json`;
 export const globalsKeyOf = (dumpKey: string) => `${dumpKey.replace(/\.dump(\.age)?$/, '')}.globals.sql`;

@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { acquireJobLock } from '../db/job-lock.js';
 import type { Db } from '../db/pool.js';
+import { retentionEffect } from '../storage/protection.js';
 import type { ObjectStore } from '../storage/store.js';
 import { type BackupRecord, markDeleted } from './history.js';
 import { type RetentionPlan, planRetention } from './retention.js';
@@ -11,12 +12,15 @@ export interface PruneResult {
   kept: Array<{ id: number; reason: string }>;
   /** Set when retention paused because a backup shrank unexpectedly (see `aj backup ack`). */
   paused?: string;
+  /** What deleting does on this bucket, when it keeps versions (versioning, Object Lock). */
+  note?: string;
 }
 
 /** Applies retention: objects are deleted first, then their history rows marked `deleted` (never removed). */
 export async function pruneBackups(ctx: Context, db: Db, store: ObjectStore, options: { dryRun: boolean }): Promise<PruneResult> {
   const config = ctx.config();
-  const succeeded = await db.query<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' AND storage_url = $1`, [store.url]);
+  // Only this database's backups: a history restored from another database's dump holds its rows too.
+  const succeeded = await db.query<BackupRecord>(`SELECT * FROM backup_runs WHERE status = 'succeeded' AND storage_url = $1 AND database_name = current_database()`, [store.url]);
   const plan: RetentionPlan = planRetention(succeeded, { retentionDays: config.backupRetentionDays, keepMin: config.backupKeepMin, now: ctx.clock() });
   // A wiped database upstream makes small "healthy" backups: never rotate the good ones away meanwhile.
   const { findShrunkBackups } = await import('../ops/backup-size.js');
@@ -29,7 +33,9 @@ export async function pruneBackups(ctx: Context, db: Db, store: ObjectStore, opt
     await store.deleteMany(keys);
     await markDeleted(db, plan.remove.map((r) => r.id));
   }
-  return { dryRun: options.dryRun, removed: plan.remove, kept: plan.keep.map((k) => ({ id: k.record.id, reason: k.reason })) };
+  const protection = plan.remove.length > 0 ? await store.protection?.().catch(() => undefined) : undefined;
+  const note = protection && protection.versioning !== 'off' ? retentionEffect(protection) : undefined;
+  return { dryRun: options.dryRun, removed: plan.remove, kept: plan.keep.map((k) => ({ id: k.record.id, reason: k.reason })), ...(note ? { note } : {}) };
 }
 
 /** `aj backup prune`: under the backup lock, shows the plan, confirms a real deletion, applies it. */

@@ -28,6 +28,8 @@ export interface RestoreOptions {
   withGlobals: boolean;
   verify: boolean;
   identityFile?: string;
+  /** With latest-in-storage: whose newest backup (default: DATABASE_URL's database). */
+  database?: string;
   onProgress?: (bytes: number) => void;
 }
 
@@ -56,7 +58,9 @@ export async function restoreBackup(ctx: Context, options: RestoreOptions): Prom
   const store = await ctx.store('backup');
   // A key (or latest-in-storage) needs no history: the database holding it may be the one lost.
   const fromStorage = options.ref.includes('/') || options.ref === 'latest-in-storage';
-  const record = fromStorage ? await recordFromStorage(store, options.ref) : await resolveBackup(await ctx.db(), options.ref, store.url);
+  const database = options.database ?? databaseNameOf(parseDatabaseUrl(config.databaseUrl));
+  const record = fromStorage ? await recordFromStorage(store, options.ref, database) : await resolveBackup(await ctx.db(), options.ref, store.url);
+  if (options.ref === 'latest-in-storage') ctx.io.notice(`latest-in-storage: the newest backup of database ${database} is ${record.object_key}`);
   const { target, overProduction } = await resolveTarget(ctx, parseDatabaseUrl(config.databaseUrl), options);
   const outcome: RestoreOutcome = {
     backupId: record.id || undefined, objectKey: record.object_key!, storageUrl: store.url, targetDatabase: databaseNameOf(target), overProduction, startedAt,

@@ -9,8 +9,9 @@ import { OperationError, describeError } from '../errors.js';
 import { version as ajVersion } from '../version.js';
 import type { ObjectStore } from '../storage/store.js';
 import { encryptTo } from './encryption.js';
-import { type BackupRecord, closeInterrupted, finishFailed, finishSucceeded, startRecord } from './history.js';
+import { type BackupRecord, closeInterrupted, finishFailed, finishSucceeded, recordStreamed, startRecord } from './history.js';
 import { backupKey, compressArgument, globalsKeyOf, manifestKeyOf, recipientFingerprint } from './layout.js';
+import { type CleanupReport, cleanUpLeftovers } from './leftovers.js';
 import { startPgTool, runPgTool } from './pg-process.js';
 import { type PruneResult, pruneBackups } from './prune.js';
 import { countRows } from './row-counts.js';
@@ -23,7 +24,7 @@ export interface BackupRunOptions {
 
 export type BackupRunResult =
   | { disabled: true }
-  | { disabled: false; record: BackupRecord; interruptedClosed: number; prune?: PruneResult; warnings: string[] };
+  | { disabled: false; record: BackupRecord; interruptedClosed: number; cleanup?: CleanupReport; prune?: PruneResult; warnings: string[] };
 
 export interface Manifest {
   format: 'aj-backup-manifest/1';
@@ -63,16 +64,26 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
     const compress = compressArgument(config.backupCompress, pgDump.major);
     const database = server.db;
     const recipient = config.backupAgeRecipient;
+    const warnings: string[] = [];
+    const cleanup = await cleanUpLeftovers(db, store, database, ctx.clock()).catch((error: unknown) => {
+      if (ctx.signal.aborted) throw error;
+      const message = `could not clean up what earlier runs left: ${describeError(error)}`;
+      warnings.push(message);
+      ctx.io.warn(message);
+      return undefined;
+    });
     const record = await startRecord(db, {
       database, storageUrl: store.url, host: hostname(), pid: process.pid, compress: config.backupCompress,
       encryptedTo: recipient ? recipientFingerprint(recipient) : undefined, ajVersion: ajVersion(),
     });
     const startedAt = Date.now();
-    const warnings: string[] = [];
     let finished: BackupRecord;
     try {
       const key = backupKey(database, record.started_at, Boolean(recipient));
-      const dump = await dumpToStore(ctx, db, store, key, compress, options.onProgress);
+      const dump = await dumpToStore(ctx, db, store, key, compress, {
+        onProgress: options.onProgress,
+        record: (streamed) => recordStreamed(db, record.id, { ...streamed, serverVersion: server.v, pgDumpVersion: pgDump.version }),
+      });
       const globalsKey = await storeGlobals(ctx, db, store, key, warnings);
       const manifest: Manifest = {
         format: 'aj-backup-manifest/1', database, key, size: dump.size, sha256: dump.sha256, compress: config.backupCompress,
@@ -101,7 +112,7 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
       throw cause;
     }
     const prune = options.retention ? await pruneBackups(ctx, db, store, { dryRun: false }) : undefined;
-    return { disabled: false, record: finished, interruptedClosed, prune, warnings };
+    return { disabled: false, record: finished, interruptedClosed, cleanup, prune, warnings };
   } finally {
     await lock.release();
   }
@@ -111,7 +122,11 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
  * pg_dump runs on a snapshot exported by a REPEATABLE READ transaction, and the row counts
  * are taken in that same snapshot: the manifest describes exactly what the dump holds.
  */
-async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string, compress: string, onProgress?: (bytes: number) => void) {
+async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string, compress: string, hooks: {
+  onProgress?: (bytes: number) => void;
+  /** Size, SHA-256 and row counts of the whole dump, recorded before the upload completes. */
+  record: (streamed: { size: number; sha256: string; rowCounts: Record<string, number> }) => Promise<void>;
+}) {
   const config = ctx.config();
   const snapshotSession = await db.client();
   try {
@@ -127,7 +142,8 @@ async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string
         await dump.exited;
         await encrypted?.exited;
       };
-      const put = await store.put(key, body, { beforeEnd, signal: ctx.signal, onProgress, contentType: 'application/octet-stream', ifNoneMatch: true });
+      const onDigest = async (digest: { bytes: number; sha256: string }) => hooks.record({ size: digest.bytes, sha256: digest.sha256, rowCounts: await counting });
+      const put = await store.put(key, body, { beforeEnd, onDigest, signal: ctx.signal, onProgress: hooks.onProgress, contentType: 'application/octet-stream', ifNoneMatch: true });
       return { size: put.size, sha256: put.sha256, rowCounts: await counting };
     } catch (error) {
       dump.kill();

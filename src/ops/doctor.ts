@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Context, StoreName } from '../context.js';
 import { ConfigError, describeError } from '../errors.js';
+import { leftoversSummary } from '../backup/leftovers.js';
+import { databaseNameOf, parseDatabaseUrl } from '../db/connection.js';
 import { sha256Of } from '../storage/hashing.js';
+import { retentionEffect } from '../storage/protection.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -116,9 +119,14 @@ async function storageCheck(ctx: Context, name: StoreName): Promise<Check> {
       await store.delete(key);
     }
     const warning = store.kind === 'file' && !(name === 'backup' ? ctx.config().backupLocation : ctx.config().archiveLocation);
+    // What retention will do there (versioning, Object Lock), and what interrupted backups left.
+    const effect = store.protection ? retentionEffect(await store.protection()) : undefined;
+    const detail = `${store.url} (writable${effect ? `; ${effect}` : ''})`;
+    const leftovers = name === 'backup' ? await leftoversSummary(store, databaseNameOf(parseDatabaseUrl(ctx.config().databaseUrl))) : undefined;
+    if (leftovers) return { name: check, status: 'warn', detail: `${detail}; ${leftovers}`, hint: 'the next `aj backup run` removes them, adopting the dumps it can prove' };
     return warning
-      ? { name: check, status: 'warn', detail: `${store.url} (writable)`, hint: `local storage is not off-site: set ${name === 'backup' ? 'BACKUP_BUCKET' : 'ARCHIVE_BUCKET'}` }
-      : ok(check, `${store.url} (writable)`);
+      ? { name: check, status: 'warn', detail, hint: `local storage is not off-site: set ${name === 'backup' ? 'BACKUP_BUCKET' : 'ARCHIVE_BUCKET'}` }
+      : ok(check, detail);
   } catch (error) {
     return fail(check, error, `check ${name === 'backup' ? 'BACKUP_BUCKET' : 'ARCHIVE_BUCKET'} and the S3 settings`);
   }

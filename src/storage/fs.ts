@@ -34,7 +34,7 @@ export class FsStore implements ObjectStore {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${dirname(path)}/${TMP_MARKER}${randomBytes(6).toString('hex')}`;
-    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5));
+    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5), options.onDigest);
     try {
       await pipeline(body, hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
       await fsyncPath(tmp);

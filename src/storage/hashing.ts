@@ -18,6 +18,7 @@ export class HashingStream extends Transform {
     private readonly beforeEnd?: () => Promise<void>,
     private readonly onProgress?: (bytes: number) => void,
     withMd5 = false,
+    private readonly onDigest?: (digest: { bytes: number; sha256: string }) => Promise<void>,
   ) {
     super({ highWaterMark: 1 << 20 });
     this.md5Hash = withMd5 ? createHash('md5') : undefined;
@@ -32,13 +33,16 @@ export class HashingStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    const finish = () => {
+    const finish = async () => {
       this.sha256 = this.sha.digest('hex');
       this.md5 = this.md5Hash?.digest('hex');
-      done();
+      // The storage sees the end only after this: what it completes is what was recorded here.
+      await this.onDigest?.({ bytes: this.bytes, sha256: this.sha256 });
     };
-    if (!this.beforeEnd) return finish();
-    this.beforeEnd().then(finish, (error: Error) => done(error));
+    (async () => {
+      await this.beforeEnd?.();
+      await finish();
+    })().then(() => done(), (error: Error) => done(error));
   }
 }
 

@@ -5,7 +5,9 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -17,6 +19,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { OperationError, VerificationError } from '../errors.js';
 import { type Digest, HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
+import type { BucketProtection } from './protection.js';
 import { type UploadChecksum, checksumAlgorithmOf } from './s3-client.js';
 import { type S3Action, explainS3Error } from './s3-errors.js';
 import {
@@ -128,7 +131,7 @@ export class S3Store implements ObjectStore {
     const params = { Bucket: this.bucket, Key, ContentType: options.contentType ?? 'application/octet-stream', Metadata };
     if (Buffer.isBuffer(content) && content.length <= SINGLE_PUT_LIMIT) return this.putBuffer(key, content, params, before, options);
     const body = Buffer.isBuffer(content) ? Readable.from([content], { objectMode: false }) : content;
-    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5));
+    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5), options.onDigest);
     const source = body.pipe(hashing);
     body.once('error', (error) => hashing.destroy(error));
     // A stream goes out in one PUT only with a checksum known beforehand (Content-MD5 from the
@@ -188,6 +191,7 @@ export class S3Store implements ObjectStore {
     const sent: Digest = { bytes: content.length, sha256: digest('sha256'), md5: options.md5 ? digest('md5') : undefined };
     checkExpected(key, sent, options);
     await options.beforeEnd?.();
+    await options.onDigest?.({ bytes: sent.bytes, sha256: sent.sha256 });
     // With S3_CHECKSUM=md5 the MD5 goes anyway: computed here, the ETag then proves the stored bytes.
     const md5 = sent.md5 ?? (this.checksum === 'md5' ? digest('md5') : undefined);
     let etag: string | undefined;
@@ -359,6 +363,31 @@ export class S3Store implements ObjectStore {
   async removePartial(partial: PartialWrite): Promise<void> {
     const command = new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.fullKey(partial.key), UploadId: partial.id });
     await this.send((o) => this.client.send(command, o), 'abort the unfinished upload of', partial.key);
+  }
+
+  /** Versioning and Object Lock, read where the server implements them and allows it. */
+  async protection(): Promise<BucketProtection> {
+    const deadline = { abortSignal: this.deadline() };
+    const versioning = await this.client.send(new GetBucketVersioningCommand({ Bucket: this.bucket }), deadline).then(
+      (out) => (out.Status === 'Enabled' ? 'enabled' : out.Status === 'Suspended' ? 'suspended' : 'off') as BucketProtection['versioning'],
+      (error: unknown) => this.unanswered(error, 'unknown' as const),
+    );
+    const objectLock = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), deadline).then(
+      (out): BucketProtection['objectLock'] => {
+        if (out.ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') return 'off';
+        const retention = out.ObjectLockConfiguration.Rule?.DefaultRetention;
+        return { mode: retention?.Mode, days: retention?.Days, years: retention?.Years };
+      },
+      (error: unknown) => this.unanswered(error, (error as Error).name === 'ObjectLockConfigurationNotFoundError' ? 'off' as const : 'unknown' as const),
+    );
+    return { versioning, objectLock };
+  }
+
+  /** A bucket setting the server does not implement or lets aj read is unknown; anything else (unreachable, interrupted) fails. */
+  private unanswered<T>(error: unknown, answer: T): T {
+    const status = (error as S3ServiceException).$metadata?.httpStatusCode;
+    if (status !== undefined && status >= 400 && status < 600 && status !== 408 && status !== 503) return answer;
+    throw this.explain(error, 'read the settings of', '');
   }
 
   private explain(error: unknown, action: S3Action, key: string): Error {

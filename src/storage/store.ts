@@ -1,5 +1,6 @@
 import { OperationError } from '../errors.js';
 import type { Readable } from 'node:stream';
+import type { BucketProtection } from './protection.js';
 
 /** What every storage driver offers; keys are relative to the location's prefix. */
 export interface ObjectStore {
@@ -24,6 +25,8 @@ export interface ObjectStore {
   listPartials(prefix: string): Promise<PartialWrite[]>;
   /** Removes what an unfinished write left (aborts the multipart upload, deletes the temporary file). */
   removePartial(partial: PartialWrite): Promise<void>;
+  /** Versioning and Object Lock of the bucket (S3 only). */
+  protection?(): Promise<BucketProtection>;
 }
 
 /** An unfinished write: its final key, when it started, and the driver's handle on it. */
@@ -55,6 +58,11 @@ export interface PutOptions {
    * status is bad rejects here, which aborts the upload instead of completing a truncated object.
    */
   beforeEnd?: () => Promise<void>;
+  /**
+   * Awaited once the whole content went through, before the storage may complete the object: the
+   * caller records size and SHA-256, so that an object a killed process completed can be proven later.
+   */
+  onDigest?: (digest: { bytes: number; sha256: string }) => Promise<void>;
   signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
 }

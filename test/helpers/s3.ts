@@ -169,6 +169,8 @@ export interface GateRules {
   versioning?: 'Enabled' | 'Suspended';
   /** Answer GetObjectLockConfiguration as a bucket with this default retention. */
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /** Forward these requests but never answer them: the server acts, the client waits (to be killed there). */
+  hold?: (method: string, url: string) => boolean;
   /** Answer every other request with this S3 error (access denied, wrong region...). */
   error?: { status: number; code: string; message: string; headers?: Record<string, string>; extra?: string };
 }
@@ -235,7 +237,9 @@ export class S3Gate {
     if (rules.requireChecksum && req.method === 'PUT' && !checksum && !url.searchParams.has('tagging')) {
       return answer(400, xml('<Error><Code>InvalidRequest</Code><Message>Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters</Message><RequestId>gate</RequestId></Error>'));
     }
+    const held = rules.hold?.(req.method ?? '', req.url ?? '') ?? false;
     const upstream = http.request({ host: '127.0.0.1', port: this.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      if (held) return void answer.resume();
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });

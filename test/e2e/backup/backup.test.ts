@@ -88,8 +88,10 @@ describe('aj backup against a real S3 server', () => {
   it('restores from storage alone when the history database is lost (latest-in-storage, or a key)', async () => {
     const env = { ...envFor('roundtrip'), DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/gone' };
     const target = scratchDb('disaster');
-    const restore = await aj(['backup', 'restore', 'latest-in-storage', '--target-url', target.url, '--create', '--verify', '--yes', '--json'], { env });
+    // DATABASE_URL names a database that has no backups: --database names the one to restore.
+    const restore = await aj(['backup', 'restore', 'latest-in-storage', '--database', source.name, '--target-url', target.url, '--create', '--verify', '--yes', '--json'], { env });
     expect(restore.exitCode, restore.stderr).toBe(0);
+    expect(restore.stderr).toMatch(new RegExp(`latest-in-storage: the newest backup of database ${source.name} is ${source.name}/`));
     const result = JSON.parse(restore.stdout);
     expect(result).toMatchObject({ ok: true, created: true, differences: [] });
     expect(result.tablesChecked).toBeGreaterThan(5);
