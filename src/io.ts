@@ -5,6 +5,7 @@ export interface IOOptions {
   quiet?: boolean;
   verbose?: boolean;
   color?: boolean;
+  wide?: boolean;
   /** text, json, or auto (json when stderr is not a terminal); default AJ_LOG_FORMAT, else text. */
   logFormat?: string;
 }
@@ -18,6 +19,8 @@ export type LogLevel = 'info' | 'warn' | 'error' | 'debug';
 export class IO {
   quiet = false;
   verbose = false;
+  /** Tables show every cell whole instead of fitting the terminal (--wide). */
+  wide = false;
   private colorFlag = true;
   /** JSON log lines (time, level, job, message, fields) for journald/syslog instead of text. */
   jsonLogs = false;
@@ -36,6 +39,7 @@ export class IO {
   configure(options: IOOptions): void {
     this.quiet = Boolean(options.quiet);
     this.verbose = Boolean(options.verbose) || this.env.AJ_DEBUG === '1';
+    this.wide = Boolean(options.wide);
     this.colorFlag = options.color !== false;
     const format = options.logFormat ?? this.env.AJ_LOG_FORMAT ?? 'text';
     if (!['text', 'json', 'auto'].includes(format)) throw new UsageError(`--log-format: expected text, json or auto, got "${format}"`, 'pick one');

@@ -39,6 +39,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     .option('-q, --quiet', 'no notices, warnings or progress on stderr')
     .option('-v, --verbose', 'stack traces and debug output (also AJ_DEBUG=1)')
     .option('--no-color', 'no colours (also NO_COLOR or TERM=dumb)')
+    .option('--wide', 'tables on a terminal show every cell whole instead of fitting its width')
     .option('--metrics-file <path>', 'write Prometheus metrics here afterwards (also AJ_METRICS_FILE)')
     .option('--log-format <format>', 'stderr as text, json (journald/syslog) or auto: json when not a terminal (also AJ_LOG_FORMAT)')
     .showHelpAfterError(false)
@@ -50,7 +51,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     })
     .addHelpText('after', EXIT_CODES_HELP)
     .hook('preAction', async (_program, action) => {
-      const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean; metricsFile?: string; logFormat?: string }>();
+      const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean; wide?: boolean; metricsFile?: string; logFormat?: string }>();
       ctx.globals = globals;
       ctx.io.configure(globals);
       if (globals.metricsFile) ctx.flags.metricsFile = globals.metricsFile;

@@ -5,24 +5,54 @@ export interface Column<T> {
   value: (row: T) => string | number | null | undefined;
 }
 
-/** A table on a terminal, tab-separated values (with a header line) in pipes. */
+/**
+ * A table on a terminal: a header line and one line per row, columns two spaces apart, fitted to the
+ * terminal's width by shortening the widest cells in the middle (keys and checksums keep both ends);
+ * `--wide` shows every cell whole. In pipes: tab-separated values with a header line, never shortened.
+ */
 export async function renderTable<T>(io: IO, rows: T[], columns: Column<T>[], empty = 'nothing to show'): Promise<void> {
   if (rows.length === 0) {
     io.notice(empty);
     return;
   }
-  const cells = rows.map((row) => columns.map((c) => formatCell(c.value(row))));
+  const cells = rows.map((row) => columns.map((c) => formatCell(c.value(row)).replace(/[\t\r\n]+/g, ' ')));
+  const header = columns.map((c) => c.header);
   if (!io.stdoutIsTTY) {
-    io.out([columns.map((c) => c.header).join('\t'), ...cells.map((r) => r.map((c) => c.replace(/[\t\n]/g, ' ')).join('\t'))].join('\n'));
+    io.out([header, ...cells].map((r) => r.join('\t')).join('\n'));
     return;
   }
-  const Table = (await import('cli-table3')).default;
-  const table = new Table({
-    head: columns.map((c) => c.header),
-    style: { head: io.colorEnabled() ? ['bold'] : [], border: io.colorEnabled() ? ['grey'] : [] },
-  });
-  table.push(...cells);
-  io.out(table.toString());
+  const natural = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const widths = io.wide ? natural : fitWidths(natural, terminalWidth(io));
+  const line = (r: string[]) => r.map((cell, i) => (i === r.length - 1 ? shorten(cell, widths[i]!) : shorten(cell, widths[i]!).padEnd(widths[i]!))).join(GAP).trimEnd();
+  io.out([io.paint('bold', line(header)), ...cells.map(line)].join('\n'));
+}
+
+const GAP = '  ';
+const MIN_COLUMN = 8;
+
+function terminalWidth(io: IO): number {
+  return (io.stdout as { columns?: number }).columns || 80;
+}
+
+/** Narrows the widest column, one character at a time, until the line fits (or all are narrow). */
+export function fitWidths(natural: number[], width: number): number[] {
+  const widths = [...natural];
+  const room = width - GAP.length * (widths.length - 1);
+  let total = widths.reduce((a, b) => a + b, 0);
+  while (total > room) {
+    const widest = widths.indexOf(Math.max(...widths));
+    if (widths[widest]! <= MIN_COLUMN) break;
+    widths[widest]! -= 1;
+    total -= 1;
+  }
+  return widths;
+}
+
+/** `aj/2026/11/24/aj-2026…001.512Z.dump`: both ends of a long value stay readable. */
+export function shorten(text: string, width: number): string {
+  if (text.length <= width) return text;
+  const head = Math.ceil((width - 1) / 2);
+  return `${text.slice(0, head)}…${text.slice(text.length - (width - 1 - head))}`;
 }
 
 function formatCell(value: string | number | null | undefined): string {
