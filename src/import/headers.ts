@@ -1,5 +1,5 @@
 import { UsageError, VerificationError } from '../errors.js';
-import { type Entity, FIELDS, REQUIRED_COLUMNS, fieldNames } from './entities.js';
+import { ENTITIES, type Entity, FIELDS, REQUIRED_COLUMNS, fieldNames } from './entities.js';
 import { fold } from './fields.js';
 
 export interface ColumnMapping {
@@ -60,6 +60,7 @@ export function mapHeader(entity: Entity, header: string[], overrides = new Map<
     else if (override !== '-' && raw.trim() !== '') unknown.push(raw);
     fields.push(field);
   }
+  refuseOtherEntity(entity, unknown);
   const missing = REQUIRED_COLUMNS[entity].filter((alternatives) => !alternatives.some((f) => seen.has(f)));
   if (missing.length > 0) {
     const names = missing.map((alternatives) => alternatives.join(' or ')).join(', ');
@@ -69,4 +70,21 @@ export function mapHeader(entity: Entity, header: string[], overrides = new Map<
     );
   }
   return { fields, unknown };
+}
+
+/**
+ * A chantiers file imported with --entity clients (or the reverse) would turn chantiers into clients
+ * for good: two or more columns that only the other entity has mean the flag is wrong.
+ */
+function refuseOtherEntity(entity: Entity, unknown: string[]): void {
+  for (const other of ENTITIES.filter((e) => e !== entity)) {
+    const aliases = new Set(Object.values(FIELDS[other]).flatMap((spec) => spec.aliases));
+    const theirs = unknown.filter((raw) => aliases.has(fold(raw)));
+    if (theirs.length >= 2) {
+      throw new UsageError(
+        `this looks like a ${other} file, not ${entity}: its columns ${theirs.map((c) => `"${c}"`).join(', ')} are ${other} columns`,
+        `import it with --entity ${other}, or ignore those columns with --map "${theirs[0]}=-"`,
+      );
+    }
+  }
 }

@@ -209,6 +209,16 @@ describe('aj import csv, detection overrides and the job lock', () => {
     expect(await db.query(`SELECT nom FROM clients WHERE reference = 'A9999'`)).toEqual([{ nom: 'Hélène' }]);
   });
 
+  it('refuses a chantiers file imported as clients, and the reverse, naming the right --entity (exit 2, nothing written)', async () => {
+    const chantiers = await importCsv(fixture('chantiers-as-clients.csv', 'Référence;Client;Nom;Statut;Date début\nCH-1;CL-1;Haie;prévu;01/06/2026\n'), '--entity', 'clients');
+    expect(chantiers.exitCode).toBe(2);
+    expect(chantiers.stderr).toBe('aj: this looks like a chantiers file, not clients: its columns "Client", "Statut", "Date début" are chantiers columns (import it with --entity chantiers, or ignore those columns with --map "Client=-")');
+    const clientsFile = await importCsv(fixture('clients-as-chantiers.csv', 'Référence;Nom;Prénom;Email;Client\nCL-9;Dupont;Jean;j@exemple.fr;CL-1\n'), '--entity', 'chantiers');
+    expect(clientsFile.exitCode).toBe(2);
+    expect(clientsFile.stderr).toContain('--entity clients');
+    expect(await db.query(`SELECT count(*)::int AS n FROM clients WHERE reference IN ('CH-1', 'CL-9')`)).toEqual([{ n: 0 }]);
+  });
+
   it('exits 75 while another import holds the lock', async () => {
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
