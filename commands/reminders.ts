@@ -65,17 +65,17 @@ export function register(program: Command, ctx: Context): void {
   reminders
     .command('list')
     .description('the reminder log: what was claimed, sent, failed or done, newest first')
-    .addOption(new Option('--status <status>', 'only this status').choices(['sending', 'sent', 'failed', 'done']))
+    .addOption(new Option('--status <status>', 'only this status').choices(['sending', 'sent', 'failed', 'unknown', 'done']))
     .addOption(new Option('--type <type>', 'only this document type').choices(['facture', 'devis']))
-    .option('--document <id>', 'only this document id (as the app stores it: 42, or a cuid)')
+    .option('--document <ref>', 'only this document: facture:FA-2026-0042 (number or id), or an id as the app stores it')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  aj reminders list\n  aj reminders list --status sending   # stuck after a crash\n  aj reminders list --type facture --document 42 --json\n')
+    .addHelpText('after', '\nExamples:\n  aj reminders list\n  aj reminders list --status unknown   # maybe delivered: aj mail settle\n  aj reminders list --document facture:FA-2026-0042 --json\n')
     .action(async (opts: { status?: 'sent'; type?: 'facture'; document?: string; limit: string; json?: boolean }) => {
-      const { listReminderLog } = await import('../src/reminders/log.js');
+      const { runReminderLog } = await import('../src/reminders/log.js');
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit: "${opts.limit}" is not a positive whole number`, 'write it as --limit 100');
-      const rows = await listReminderLog(await ctx.db(), await ctx.business(), { status: opts.status, type: opts.type, documentId: opts.document, limit });
+      const rows = await runReminderLog(ctx, { status: opts.status, type: opts.type, document: opts.document, limit });
       if (opts.json) return ctx.io.json(rows);
       await renderTable(ctx.io, rows, [
         { header: 'document', value: (r) => `${r.documentType} ${r.numero ?? r.documentId}` },
@@ -83,7 +83,7 @@ export function register(program: Command, ctx: Context): void {
         { header: 'status', value: (r) => r.status },
         { header: 'claimed', value: (r) => formatTime(r.claimedAt) },
         { header: 'finished', value: (r) => formatTime(r.finishedAt) },
-        { header: 'mail', value: (r) => r.emailMessageId },
+        { header: 'delivery', value: (r) => r.delivery },
         { header: 'error', value: (r) => r.error },
       ], 'no reminders logged');
     });

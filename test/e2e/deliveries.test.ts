@@ -73,7 +73,10 @@ describe('1. an SMTP outage, then retry and the next run', () => {
     expect((await check('mail')).ok).toBe(true);
 
     const history = await cli(['mail', 'history', '--document', 'facture:FA-2', '--json']);
-    expect(JSON.parse(history.stdout)).toEqual([expect.objectContaining({ purpose: 'reminder', document: 'facture FA-2', attempts: 2, status: 'sent', key: expect.stringMatching(/^reminder:facture:\d+:relance-1$/) })]);
+    const [delivery] = JSON.parse(history.stdout);
+    expect(delivery).toMatchObject({ purpose: 'reminder', document: 'facture FA-2', attempts: 2, status: 'sent', key: expect.stringMatching(/^reminder:facture:\d+:relance-1$/) });
+    const log = await cli(['reminders', 'list', '--document', 'facture:FA-2', '--json']);
+    expect(JSON.parse(log.stdout)).toEqual([expect.objectContaining({ numero: 'FA-2', level: 'relance-1', status: 'sent', delivery: delivery.id })]);
   });
 
   it('reminders run, then mail retry --failed: every client gets one reminder', async () => {
