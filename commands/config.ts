@@ -9,13 +9,21 @@ export function register(program: Command, ctx: Context): void {
   config
     .command('show')
     .description('print every setting, its value and where it came from; secrets are masked')
-    .option('--json', 'one JSON object of setting name to value')
-    .addHelpText('after', '\nExamples:\n  aj config show\n  aj --env-file /etc/aj/env config show --json\n')
+    .option('--json', 'one JSON object: each setting by its name, with its value and where it came from')
+    .addHelpText('after', `
+Examples:
+  aj config show
+  aj --env-file /etc/aj/env config show --json
+  aj config show --json | jq -r '.BACKUP_BUCKET.value'
+
+Exit status: 0 shown; 3 a setting is invalid (each one named).
+`)
     .action(async (opts: { json?: boolean }) => {
       const { config: effective, origins } = ctx.loadedConfig();
       const redacted = redactConfig(effective);
-      if (opts.json) return ctx.io.json(redacted);
       const rows = (Object.keys(settings) as SettingName[]).map((name) => ({ name, value: redacted[name], origin: origins[name] }));
+      // The names an admin writes in the environment, .env and config files, not aj's internal ones.
+      if (opts.json) return ctx.io.json(Object.fromEntries(rows.map((r) => [settings[r.name].env[0], { value: r.value ?? null, from: r.origin }])));
       await renderTable(ctx.io, rows, [
         { header: 'setting', value: (r) => settings[r.name].env[0] },
         { header: 'value', value: (r) => (r.value === undefined ? '' : Array.isArray(r.value) ? r.value.join(',') : String(r.value)) },

@@ -74,12 +74,13 @@ describe('aj config show', () => {
     expect(result.exitCode).toBe(0);
     const shown = JSON.parse(result.stdout) as Record<string, unknown>;
     expect(shown).toMatchObject({
-      databaseUrl: 'postgresql://app:****@127.0.0.1:1/aj?schema=public&connection_limit=5',
-      smtpUrl: 'smtp://mailer:****@smtp.example.fr:587',
-      s3AccessKeyId: '****',
-      s3SecretAccessKey: '****',
-      backupLocation: 's3://aj-backups/prod',
-      backupRetentionDays: 30,
+      DATABASE_URL: { value: 'postgresql://app:****@127.0.0.1:1/aj?schema=public&connection_limit=5', from: 'env' },
+      SMTP_URL: { value: 'smtp://mailer:****@smtp.example.fr:587', from: 'env' },
+      S3_ACCESS_KEY_ID: { value: '****', from: 'env' },
+      S3_SECRET_ACCESS_KEY: { value: '****', from: 'env' },
+      BACKUP_BUCKET: { value: 's3://aj-backups/prod', from: 'env' },
+      BACKUP_RETENTION_DAYS: { value: 30, from: 'default' },
+      ALERT_EMAIL: { value: null, from: 'default' },
     });
     for (const secret of SECRET_VALUES) expect(result.stdout + result.stderr).not.toContain(secret);
   });
@@ -102,9 +103,9 @@ describe('aj config show', () => {
     expect(rows.get('BACKUP_KEEP_MIN')).toEqual({ value: '7', origin: 'default' });
 
     const explicit = await aj(['--env-file', 'other.env', '--config', 'aj.json', 'config', 'show', '--json'], { cwd });
-    expect(JSON.parse(explicit.stdout)).toMatchObject({ backupRetentionDays: 25, backupKeepMin: 3 });
+    expect(JSON.parse(explicit.stdout)).toMatchObject({ BACKUP_RETENTION_DAYS: { value: 25, from: 'env-file' }, BACKUP_KEEP_MIN: { value: 3, from: 'config-file' } });
     const viaEnv = await aj(['config', 'show', '--json'], { cwd, env: { AJ_CONFIG: 'aj.json', BACKUP_RETENTION_DAYS: '60' } });
-    expect(JSON.parse(viaEnv.stdout)).toMatchObject({ backupRetentionDays: 60, backupKeepMin: 3 });
+    expect(JSON.parse(viaEnv.stdout)).toMatchObject({ BACKUP_RETENTION_DAYS: { value: 60, from: 'env' }, BACKUP_KEEP_MIN: { value: 3, from: 'config-file' } });
   });
 
   it('exits 3 when an explicit file is missing', async () => {
