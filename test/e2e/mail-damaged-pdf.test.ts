@@ -33,6 +33,8 @@ function flipByte(path: string): void {
   writeFileSync(path, bytes);
 }
 
+const deliveriesFor = async (numero: string) =>
+  (await db.query(`SELECT status FROM deliveries WHERE document_id IN (SELECT id::text FROM factures WHERE numero = $1) ORDER BY id`, [numero])).map((d) => d.status);
 const rowsFor = (numero: string) => db.query(`SELECT id, status, attachments FROM email_messages WHERE document_id IN (SELECT id::text FROM factures WHERE numero = $1) ORDER BY id`, [numero]);
 
 beforeAll(async () => {
@@ -60,6 +62,8 @@ describe('mail with an archived PDF that is damaged in storage', () => {
     expect(r.stdout).toBe('');
     expect(smtp.messages.length).toBe(before);
     expect((await rowsFor('FA-2026-0042')).filter((m) => m.status === 'sent')).toEqual([]);
+    // Refused before the delivery is claimed: nothing is left to settle.
+    expect(await deliveriesFor('FA-2026-0042')).toEqual([]);
   });
 
   it('mail send --document attaches an intact PDF byte for byte and records its SHA-256', async () => {
@@ -84,5 +88,7 @@ describe('mail with an archived PDF that is damaged in storage', () => {
     expect(retry.stderr).toMatch(/attachment FA-2026-0044\.pdf \(file:\/\/.*\) is damaged in storage/);
     expect(smtp.messages.length).toBe(before);
     expect((await rowsFor('FA-2026-0044')).filter((m) => m.status === 'sent')).toEqual([]);
+    // The delivery stays failed (to re-send once the PDF is restored), not sent nor stuck sending.
+    expect(await deliveriesFor('FA-2026-0044')).toEqual(['failed']);
   });
 });
