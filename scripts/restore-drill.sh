@@ -8,7 +8,7 @@
 # Environment:
 #   DRILL_SERVER_URL  PostgreSQL server for the scratch database, without a database name and
 #                     without a password (use PGPASSFILE or PGPASSWORD), e.g. postgresql://drill@db-ci:5432
-#   AJ                the aj executable (default: aj on PATH)
+#   AJ                the aj executable (default: aj on PATH, else this checkout's bin/aj)
 #   PSQL              psql (default: psql on PATH)
 # aj itself reads its usual configuration (DATABASE_URL for the backup history, BACKUP_BUCKET, ...).
 # The run is recorded as job `restore-drill`, which `aj status` counts as proof that backups restore.
@@ -16,7 +16,7 @@ set -uo pipefail
 
 server=${DRILL_SERVER_URL:?set DRILL_SERVER_URL to the server that may host a scratch database, e.g. postgresql://drill@localhost:5432}
 server=${server%/}
-aj=${AJ:-aj}
+aj=${AJ:-$(command -v aj || echo "$(cd "$(dirname "$0")/.." && pwd)/bin/aj")}
 psql=${PSQL:-psql}
 scratch="aj_drill_$(date -u +%Y%m%d%H%M%S)_$$"
 
