@@ -12,7 +12,7 @@ const wholeNumber = (flag: string, max: number, min = 1) => (value: string) => {
 export function register(program: Command, ctx: Context): void {
   const archive = program
     .command('archive')
-    .description('archive quote and invoice PDFs, never overwritten; verify them')
+    .description('archive quote and invoice PDFs (by hand, or synced from where the app writes them), never overwritten; verify them')
     .addHelpText('after', `
 Objects are stored as {type}/{yyyy}/{mm}/{doc-id}/{filename} in ARCHIVE_BUCKET; a changed document
 becomes a new version under .../{doc-id}/v{N}/, and the older versions stay.
@@ -71,12 +71,14 @@ Exit status: 0 every file archived or already archived, 1 some files failed (eac
     .addHelpText('after', `
 A file already archived and unchanged since (same size and modification time, or ETag on S3) is
 skipped from the listing alone. A changed file becomes a new version; nothing is overwritten. Files
-not named *.pdf are ignored; PDFs outside the pattern are named and skipped.
+not named *.pdf are ignored; PDFs outside the pattern are named and skipped. The year/month folder
+comes from the path ({year}/{month}), else from the day of the run. An s3:// source is read with
+the same S3 settings as the archive.
 
 Examples:
   aj archive sync --from /srv/art-et-jardin/storage/pdf
   aj archive sync --from s3://aj-app-files/pdf --json
-  aj archive sync --from /srv/app/factures --pattern '{year}/{docId}.pdf' --type facture --dry-run
+  aj archive sync --from /srv/app --pattern 'factures/{year}/{month}/{docId}.pdf' --type facture --dry-run
 
 Exit status: 0 every new or changed file archived (or already archived), 1 some files failed (each
 is named; the next run tries them again), 2 bad flag or pattern, 75 another sync is running.
