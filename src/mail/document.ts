@@ -104,7 +104,7 @@ export async function reloadAttachment(record: AttachmentRecord & { sha256?: str
     const content = await readVerified(store, source.key, { size: record.size, sha256 }, {
       label: `attachment ${record.filename}`,
       consequence: 'nothing was sent',
-      hint: 'restore it from another copy (aj archive verify --deep), then send the message again with aj mail send',
+      hint: 'restore it from another copy (aj archive verify --deep), then retry',
     });
     return { ...record, content };
   }
