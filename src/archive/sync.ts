@@ -70,7 +70,7 @@ export async function runArchiveSync(ctx: Context, opts: ArchiveSyncOptions): Pr
   const pattern = parseSourcePattern(opts.pattern ?? DEFAULT_SOURCE_PATTERN, fixedType);
   const location = await sourceLocation(opts.from);
   const [db, archive] = await Promise.all([ctx.db(), ctx.store('archive')]);
-  const { store: source, close } = await openLocation(location, ctx.config());
+  const { store: source, close } = await openLocation(location, ctx.config(), ctx.signal);
   if (close) ctx.onClose(close);
   refuseArchiveItself(location, source, archive);
   const lock = opts.dryRun ? undefined : await acquireJobLock(db, 'archive-sync', { signal: ctx.signal });
