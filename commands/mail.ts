@@ -107,7 +107,7 @@ Examples:
         { header: 'created', value: (d) => formatTime(d.createdAt) },
         { header: 'purpose', value: (d) => d.purpose },
         { header: 'document', value: (d) => d.document },
-        { header: 'outcome', value: (d) => ctx.io.paint(d.status === 'sent' ? 'green' : d.status === 'sending' ? 'dim' : 'red', d.status) },
+        { header: 'outcome', value: (d) => ctx.io.paint(d.status === 'sent' ? 'green' : d.status === 'sending' ? 'dim' : 'red', outcomeText(d.status, d.transport)) },
         { header: 'attempts', value: (d) => d.attempts },
         { header: 'to', value: (d) => d.to.join(', ') },
         { header: 'subject', value: (d) => d.subject },
@@ -140,7 +140,7 @@ Exit status: 0 all re-sent (or taken meanwhile by another command), 1 an attempt
       if (opts.since && !opts.failed) throw new UsageError('--since needs --failed', 'add --failed');
       const result = await runRetry(ctx, { refs: refs.map(parseDeliveryRef), failed: Boolean(opts.failed), since: opts.since && parseDay('--since', opts.since) });
       if (opts.json) ctx.io.json(result);
-      else await printAttempts(ctx, result.attempts);
+      else await printAttempts(ctx, result);
       const bad = result.failed + result.unknown;
       if (bad > 0) throw new OperationError(`${bad} of ${result.attempts.length} delivery(ies) not delivered again`, 'see aj mail history --status failed, and --status unknown');
     });
@@ -171,26 +171,29 @@ Exit status: 0 settled, 1 a re-send failed or is unknown again, 2 not unknown (n
       const result = await runSettle(ctx, { refs: refs.map(parseDeliveryRef), how: opts.delivered ? 'delivered' : 'resend' });
       if (opts.json) ctx.io.json(result);
       for (const d of result.delivered) if (!opts.json) ctx.io.out(`delivery ${d.delivery} (${d.key}) recorded delivered`);
-      if (result.resent && !opts.json) await printAttempts(ctx, result.resent.attempts);
+      if (result.resent && !opts.json) await printAttempts(ctx, result.resent);
       const bad = result.resent ? result.resent.failed + result.resent.unknown : 0;
       if (bad > 0) throw new OperationError(`${bad} delivery(ies) not delivered again`, 'see aj mail history');
     });
 }
 
-async function printAttempts(ctx: Context, attempts: Array<{ delivery: number; key: string; attempt: number; status: string; error?: string }>): Promise<void> {
-  if (attempts.length === 0) return;
-  await renderTable(ctx.io, attempts, [
+/** Mail written to the outbox is not sent: it never says so. */
+const outcomeText = (status: string, transport: string | null | undefined) => (status === 'sent' && transport?.startsWith('outbox') ? 'written to the outbox' : status);
+
+async function printAttempts(ctx: Context, result: import('../src/mail/retry.js').RetryResult): Promise<void> {
+  if (result.attempts.length === 0) return;
+  await renderTable(ctx.io, result.attempts, [
     { header: 'delivery', value: (a) => a.delivery },
     { header: 'key', value: (a) => a.key },
     { header: 'attempt', value: (a) => a.attempt },
-    { header: 'outcome', value: (a) => a.status },
+    { header: 'outcome', value: (a) => outcomeText(a.status, result.transport) },
     { header: 'error', value: (a) => a.error },
   ]);
 }
 
 function describeDelivery(d: Awaited<ReturnType<typeof import('../src/mail/log.js').runHistoryShow>>): string {
   const lines: Array<[string, string | number | null | undefined]> = [
-    ['delivery', d.id], ['key', d.key], ['purpose', d.purpose], ['document', d.document], ['outcome', d.status], ['settled', d.settled],
+    ['delivery', d.id], ['key', d.key], ['purpose', d.purpose], ['document', d.document], ['outcome', outcomeText(d.status, d.transport)], ['settled', d.settled],
     ['refused', d.refused.join(', ')], ['error', d.error], ['created', formatTime(d.createdAt)], ['finished', formatTime(d.finishedAt)],
     ['from', d.from], ['to', d.to.join(', ')], ['cc', d.cc.join(', ')], ['bcc (envelope)', d.bcc.join(', ')], ['reply-to', d.replyTo],
     ['subject', d.subject], ['template', d.template], ['attachments', d.attachments.map((a) => `${a.filename} (${formatBytes(a.size)})`).join(', ')],

@@ -12,7 +12,6 @@ import { type DeliveryRef, describeRef } from './retry.js';
  * recorded unknown (a fact, not a decision); one past the timeout elsewhere is shown as unknown.
  */
 export type DisplayStatus = 'sending' | 'sent' | 'failed' | 'unknown';
-export const DISPLAY_STATUSES: readonly DisplayStatus[] = ['sending', 'sent', 'failed', 'unknown'];
 
 export interface HistoryFilter {
   status?: DisplayStatus;
@@ -40,6 +39,8 @@ export interface DeliverySummary {
   finishedAt: string | null;
   to: string[];
   subject: string;
+  /** The latest attempt's transport: `outbox ...` when it was written to the outbox, not sent. */
+  transport: string | null;
   error: string | null;
 }
 
@@ -86,7 +87,7 @@ function documentSql(b: BusinessSql | undefined): { select: string; join: string
 const summarySql = (b: BusinessSql | undefined) => {
   const doc = documentSql(b);
   return `SELECT d.id, d.key, d.purpose, ${doc.select} AS document, ${DISPLAY_STATUS_SQL} AS status, d.attempts, d.refused, d.settled,
-      d.created_at AS "createdAt", d.finished_at AS "finishedAt", COALESCE(m.to_addresses, '{}') AS "to", COALESCE(m.subject, '') AS subject, d.error,
+      d.created_at AS "createdAt", d.finished_at AS "finishedAt", COALESCE(m.to_addresses, '{}') AS "to", COALESCE(m.subject, '') AS subject, m.transport, d.error,
       m.from_address, m.cc_addresses, m.bcc_addresses, m.reply_to, m.template, m.attachments, m.text_body, m.html_body
     FROM deliveries d
     LEFT JOIN LATERAL (SELECT * FROM email_messages a WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1) m ON true
@@ -179,7 +180,7 @@ export async function documentIds(db: Db, b: BusinessSql, ref: DocumentRef): Pro
 function summaryOf(row: DeliverySummary & Record<string, any>): DeliverySummary {
   return {
     id: Number(row.id), key: row.key, purpose: row.purpose, document: row.document, status: row.status, attempts: Number(row.attempts),
-    refused: row.refused, settled: row.settled, createdAt: iso(row.createdAt)!, finishedAt: iso(row.finishedAt), to: row.to, subject: row.subject, error: row.error,
+    refused: row.refused, settled: row.settled, createdAt: iso(row.createdAt)!, finishedAt: iso(row.finishedAt), to: row.to, subject: row.subject, transport: row.transport, error: row.error,
   };
 }
 

@@ -32,6 +32,8 @@ export interface RetryOutcome {
 }
 
 export interface RetryResult {
+  /** smtp, or outbox: written to the outbox directory, not sent. */
+  transport?: 'smtp' | 'outbox';
   sent: number;
   failed: number;
   unknown: number;
@@ -131,7 +133,7 @@ export async function resend(ctx: Context, db: Db, deliveries: StoredDelivery[],
   const attempts = batch.outcomes
     .map(({ item, outcome }) => ({ delivery: item.meta.id, key: item.meta.key, attempt: outcome.message, status: outcome.status, error: outcome.error }))
     .sort((a, b) => a.delivery - b.delivery);
-  return { sent: batch.sent, failed: batch.failed, unknown: batch.unknown, attempts, alreadyTaken: batch.unclaimed.map(({ meta }) => ({ delivery: meta.id, key: meta.key })) };
+  return { transport: transport.kind, sent: batch.sent, failed: batch.failed, unknown: batch.unknown, attempts, alreadyTaken: batch.unclaimed.map(({ meta }) => ({ delivery: meta.id, key: meta.key })) };
 }
 
 async function rebuild(d: StoredDelivery, openArchive: Parameters<typeof reloadAttachment>[1]): Promise<OutgoingMessage> {

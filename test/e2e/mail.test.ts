@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
@@ -21,6 +21,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([db?.drop(), smtp?.stop()]);
+});
+
+// A test that fails half-way must not leave the next ones talking to a stalled server.
+afterEach(() => {
+  smtp.fault = undefined;
 });
 
 const lastMessage = () => smtp.messages[smtp.messages.length - 1]!;
@@ -205,6 +210,8 @@ describe('documents, outbox and history', () => {
     const text = await aj(['mail', 'send', '--to', 'a@exemple.fr', '--subject', 'Sans SMTP', '--text', 'x'], { env: noSmtp });
     expect(text.stdout).toMatch(/^written to the outbox .*, not sent: delivery \d+ to a@exemple.fr/);
     expect(text.stdout).not.toMatch(/^sent/);
+    const shown = await aj(['mail', 'history', String(JSON.parse(r.stdout).id)], { env: noSmtp });
+    expect(shown.stdout).toMatch(/^outcome +written to the outbox$/m);
     const files = readdirSync(join(outboxData, 'outbox')).sort();
     expect(files).toHaveLength(2);
     const parsed = await simpleParser(readFileSync(join(outboxData, 'outbox', files[0]!)));

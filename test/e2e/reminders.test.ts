@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { aj } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
 import { FaultProxy } from '../helpers/s3.js';
@@ -21,6 +21,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([db?.drop(), smtp?.stop()]);
+});
+
+// A test that fails half-way must not leave the next ones talking to a stalled server.
+afterEach(() => {
+  smtp.fault = undefined;
 });
 
 beforeEach(async () => {
