@@ -163,8 +163,13 @@ export class S3Store implements ObjectStore {
   /** A stream of any length, in parts of PART_SIZE (one PutObject when it fits in one part). */
   private async upload(params: ObjectParams, Body: Readable, signal?: AbortSignal): Promise<string | undefined> {
     const abortController = new AbortController();
+    // Upload sends its requests without a signal, and parts (Expect: 100-continue) go through
+    // one-off sockets that destroying the client does not reach: each request gets the deadline here.
+    const client = Object.create(this.client, {
+      send: { value: (command: never, options?: object) => this.client.send(command, { ...options, abortSignal: this.deadline(signal) }) },
+    }) as S3Client;
     const upload = new Upload({
-      client: this.client,
+      client,
       params: { ...params, Body, ...checksumAlgorithmOf(this.checksum) },
       partSize: PART_SIZE,
       queueSize: PART_QUEUE,

@@ -169,6 +169,8 @@ export interface GateRules {
   versioning?: 'Enabled' | 'Suspended';
   /** Answer GetObjectLockConfiguration as a bucket with this default retention. */
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /** Read these requests and never answer them, nor pass them on: a server that stopped mid-way. */
+  stall?: (method: string, url: string) => boolean;
   /** Forward these requests but never answer them: the server acts, the client waits (to be killed there). */
   hold?: (method: string, url: string) => boolean;
   /** Answer every other request with this S3 error (access denied, wrong region...). */
@@ -234,6 +236,7 @@ export class S3Gate {
       const { status, code, message, headers, extra } = rules.error;
       return answer(status, xml(`<Error><Code>${code}</Code><Message>${message}</Message>${extra ?? ''}<RequestId>gate</RequestId></Error>`), headers);
     }
+    if (rules.stall?.(req.method ?? '', req.url ?? '')) return void req.resume();
     if (rules.requireChecksum && req.method === 'PUT' && !checksum && !url.searchParams.has('tagging')) {
       return answer(400, xml('<Error><Code>InvalidRequest</Code><Message>Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters</Message><RequestId>gate</RequestId></Error>'));
     }
