@@ -106,6 +106,21 @@ describe('a bucket with Object Lock and versioning', () => {
     });
   });
 
+  it('prune says that its deletes on a versioned bucket only add delete markers', async () => {
+    gate.rules = { versioning: 'Enabled' };
+    const env = envFor('versioned', gate.endpoint, { BACKUP_RETENTION_DAYS: '30', BACKUP_KEEP_MIN: '1' });
+    for (let i = 0; i < 2; i += 1) {
+      const run = await aj(['backup', 'run', '--no-retention'], { env });
+      expect(run.exitCode, run.stderr).toBe(0);
+    }
+    await source.query(`UPDATE backup_runs SET started_at = started_at - interval '100 days' WHERE id = (SELECT min(id) FROM backup_runs WHERE storage_url = 's3://aj-backups/versioned')`);
+    const prune = await aj(['backup', 'prune', '--yes', '--json'], { env });
+    gate.rules = {};
+    expect(prune.exitCode, prune.stderr).toBe(0);
+    expect(JSON.parse(prune.stdout).removed).toHaveLength(1);
+    expect(prune.stderr).toContain('versioning enabled: deletes by prune and retention only add delete markers; old versions stay (and are billed) until a lifecycle rule expires noncurrent versions');
+  });
+
   it('refuses uploads without a checksum (S3_CHECKSUM=none), and the error names the setting', async () => {
     gate.rules = { requireChecksum: true };
     const run = await aj(['backup', 'run'], { env: envFor('locked-none', gate.endpoint, { S3_CHECKSUM: 'none' }) });
