@@ -30,6 +30,7 @@ export async function collectMetrics(db: Db): Promise<Metric[]> {
   ))!;
   const mail = await db.query<{ status: string; n: number }>(`SELECT status, count(*) AS n FROM email_messages GROUP BY status`);
   const reminders = (await db.one<{ n: number }>(`SELECT count(*) AS n FROM reminder_log WHERE status = 'sent'`))!;
+  const deliveries = await db.query<{ status: string; n: number }>(`SELECT status, count(*) AS n FROM deliveries GROUP BY status`);
   const byJob = (pick: (r: (typeof runs)[number]) => number | null) =>
     runs.flatMap((r) => (pick(r) === null ? [] : [{ labels: { job: r.job }, value: pick(r)! }]));
   return [
@@ -46,6 +47,10 @@ export async function collectMetrics(db: Db): Promise<Metric[]> {
       samples: ['sent', 'failed', 'pending', 'unknown'].map((status) => ({ labels: { status }, value: mail.find((m) => m.status === status)?.n ?? 0 })),
     },
     { name: 'aj_reminders_sent_total', type: 'counter', help: 'Reminders sent.', samples: [{ value: reminders.n }] },
+    {
+      name: 'aj_deliveries', type: 'gauge', help: 'Deliveries in the ledger by outcome (unknown ones wait for aj mail settle).',
+      samples: ['sending', 'sent', 'failed', 'unknown'].map((status) => ({ labels: { status }, value: deliveries.find((d) => d.status === status)?.n ?? 0 })),
+    },
   ];
 }
 

@@ -144,6 +144,8 @@ describe("aj on the web app's database", () => {
     expect(smtp.messages).toHaveLength(2);
     const list = await cli(['reminders', 'list', '--document', id, '--json']);
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ numero: 'FA-2026-0042', documentId: id, status: 'sent' })]);
+    const history = await cli(['mail', 'history', '--document', 'facture:FA-2026-0042', '--json']);
+    expect(JSON.parse(history.stdout)).toEqual([expect.objectContaining({ purpose: 'reminder', key: `reminder:facture:${id}:relance-1`, document: 'facture FA-2026-0042', status: 'sent', attempts: 1 })]);
     await expectAppSchemaUnchanged();
   });
 
