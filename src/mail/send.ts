@@ -57,6 +57,8 @@ export async function runSend(opts: SendOptions, ctx: Context): Promise<SendResu
   if (ref) {
     const db = await ctx.db();
     doc = await findDocument(db, await ctx.business(), ref);
+    // The document's own data, not the operator's input: a failure (exit 1), not a usage error.
+    if (/[\r\n\0]/.test(doc.numero)) throw new OperationError(`the number of ${doc.type} ${doc.id} holds a line break, which would break the subject line: nothing sent`, 'fix the number in the app');
     if (to.length === 0) {
       if (!doc.clientEmail) throw new UsageError(`--to: the client of ${doc.type} ${doc.numero} has no email address`, 'pass --to');
       to = parseMailboxes(`email of the client of ${doc.type} ${doc.numero}`, doc.clientEmail).map((m) => formatMailbox({ ...m, name: m.name || doc!.clientName }));

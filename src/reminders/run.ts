@@ -102,6 +102,7 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
       const transport = await ctx.mailer({ pool: true });
       summary.transport = transport.kind;
       const batch = await sendBatch(db, transport, items, { ratePerMinute: config.mailRatePerMinute, signal: ctx.signal });
+      for (const { meta: r } of batch.unclaimed) ctx.io.notice(`${r.documentType} ${r.numero} ${r.level} was sent meanwhile by another command (aj mail retry): not sent again`);
       summary.sent = batch.sent;
       summary.failed = batch.failed;
       summary.unknown = batch.unknown;

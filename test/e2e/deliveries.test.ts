@@ -145,6 +145,12 @@ describe('4. one document with bad data', () => {
     expect(smtp.messages.some((m) => m.to.includes('pirate@exemple.com'))).toBe(false);
     expect(receivedBy(ADMIN)).toBe(1);
     expect((await db.query(`SELECT statut FROM devis`))[0]!.statut).toBe('expire');
+
+    // Sent by hand, the same document is the data's failure (exit 1), not the operator's (exit 2).
+    const [bad] = await db.query(`SELECT id FROM factures WHERE numero LIKE 'FE-2%'`);
+    const send = await cli(['mail', 'send', '--document', `facture:${bad!.id}`]);
+    expect(send.exitCode).toBe(1);
+    expect(send.stderr).toContain('holds a line break');
   });
 });
 
