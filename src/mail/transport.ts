@@ -74,6 +74,9 @@ async function createSmtpTransport(smtp: SmtpSettings, options: { pool?: boolean
     ...base,
     pool: options.pool ?? false,
     maxConnections: 5,
+    // The pool would otherwise send a message again, unseen, when its connection closes: the ledger
+    // decides what is re-sent (a message cut after its final dot may have been delivered).
+    maxRequeues: 0,
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 60_000,
