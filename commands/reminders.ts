@@ -116,7 +116,9 @@ async function printSummary(ctx: Context, s: Summary): Promise<void> {
       { header: 'error', value: (r) => r.error },
     ]);
   }
-  for (const k of s.skipped) ctx.io.warn(`skipped ${k.documentType} ${k.numero} ${k.level}: ${k.reason}${k.action === 'letter-or-call' ? ' (send a letter or call)' : ''}`);
+  // A number holding a line break is shown quoted, on one line.
+  const numero = (n: string) => (/[\r\n\0]/.test(n) ? JSON.stringify(n) : n);
+  for (const k of s.skipped) ctx.io.warn(`skipped ${k.documentType} ${numero(k.numero)} ${k.level}: ${k.reason}${k.action === 'letter-or-call' ? ' (send a letter or call)' : ''}`);
   const sent = s.transport === 'outbox' ? `${s.sent} written to the outbox` : `${s.sent} sent`;
   ctx.io.notice(`reminders as of ${s.asOf}: ${sent}, ${s.failed} failed, ${s.unknown} unknown, ${s.skipped.length} skipped, ${s.expired} quote(s) expired, ${s.stuck.length} waiting to be settled`);
 }
