@@ -24,9 +24,10 @@ export async function summarise(db: Db, job: string, runId: number): Promise<str
       return a && a.checked > 0 ? `${a.checked} document(s) checked, ${a.problems} problem(s)` : null;
     }
     case 'reminders': {
-      const r = await db.one<{ sent: number; failed: number }>(
-        `SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE status = 'failed') AS failed FROM reminder_log WHERE claimed_at >= ${since}`, [runId]);
-      return r ? `${r.sent} reminder(s) sent, ${r.failed} failed` : null;
+      const r = await db.one<{ sent: number; failed: number; unknown: number }>(
+        `SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE status = 'failed') AS failed,
+                count(*) FILTER (WHERE status = 'unknown') AS unknown FROM reminder_log WHERE claimed_at >= ${since}`, [runId]);
+      return r ? `${r.sent} reminder(s) sent, ${r.failed} failed${r.unknown > 0 ? `, ${r.unknown} unknown (aj mail settle)` : ''}` : null;
     }
     case 'import': {
       const i = await db.one<{ entity: string; file_name: string; inserted: number; updated: number; skipped: number; invalid: number; status: string }>(
