@@ -2,14 +2,10 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
-  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
-  GetBucketVersioningCommand,
   GetObjectCommand,
-  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
-  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
@@ -20,6 +16,7 @@ import { OperationError, VerificationError } from '../errors.js';
 import { type Digest, HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
 import type { BucketProtection } from './protection.js';
+import { abortUnfinishedUpload, listUnfinishedUploads, readProtection } from './s3-bucket.js';
 import { type UploadChecksum, checksumAlgorithmOf } from './s3-client.js';
 import { type S3Action, explainS3Error } from './s3-errors.js';
 import {
@@ -349,50 +346,16 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  /** Multipart uploads begun under `prefix` and never completed nor aborted, oldest first. */
-  async listPartials(prefix: string): Promise<PartialWrite[]> {
-    const base = this.prefix ? `${this.prefix}/` : '';
-    const found: PartialWrite[] = [];
-    let KeyMarker: string | undefined;
-    let UploadIdMarker: string | undefined;
-    do {
-      const page = await this.send((o) => this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: base + prefix, KeyMarker, UploadIdMarker }), o), 'list unfinished uploads in', prefix);
-      for (const upload of page.Uploads ?? []) {
-        if (upload.Key?.startsWith(base) && upload.UploadId) found.push({ key: upload.Key.slice(base.length), id: upload.UploadId, startedAt: upload.Initiated ?? new Date(0) });
-      }
-      [KeyMarker, UploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
-    } while (KeyMarker);
-    return found.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+  listPartials(prefix: string): Promise<PartialWrite[]> {
+    return listUnfinishedUploads(this.client, this.bucket, this.prefix ? `${this.prefix}/` : '', prefix, this.send.bind(this));
   }
 
-  async removePartial(partial: PartialWrite): Promise<void> {
-    const command = new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.fullKey(partial.key), UploadId: partial.id });
-    await this.send((o) => this.client.send(command, o), 'abort the unfinished upload of', partial.key);
+  removePartial(partial: PartialWrite): Promise<void> {
+    return abortUnfinishedUpload(this.client, this.bucket, this.fullKey(partial.key), partial, this.send.bind(this));
   }
 
-  /** Versioning and Object Lock, read where the server implements them and allows it. */
-  async protection(): Promise<BucketProtection> {
-    const deadline = { abortSignal: this.deadline() };
-    const versioning = await this.client.send(new GetBucketVersioningCommand({ Bucket: this.bucket }), deadline).then(
-      (out) => (out.Status === 'Enabled' ? 'enabled' : out.Status === 'Suspended' ? 'suspended' : 'off') as BucketProtection['versioning'],
-      (error: unknown) => this.unanswered(error, 'unknown' as const),
-    );
-    const objectLock = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), deadline).then(
-      (out): BucketProtection['objectLock'] => {
-        if (out.ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') return 'off';
-        const retention = out.ObjectLockConfiguration.Rule?.DefaultRetention;
-        return { mode: retention?.Mode, days: retention?.Days, years: retention?.Years };
-      },
-      (error: unknown) => this.unanswered(error, (error as Error).name === 'ObjectLockConfigurationNotFoundError' ? 'off' as const : 'unknown' as const),
-    );
-    return { versioning, objectLock };
-  }
-
-  /** A bucket setting the server does not implement or lets aj read is unknown; anything else (unreachable, interrupted) fails. */
-  private unanswered<T>(error: unknown, answer: T): T {
-    const status = (error as S3ServiceException).$metadata?.httpStatusCode;
-    if (status !== undefined && status >= 400 && status < 600 && status !== 408 && status !== 503) return answer;
-    throw this.explain(error, 'read the settings of', '');
+  protection(): Promise<BucketProtection> {
+    return readProtection(this.client, this.bucket, this.deadline(), (error) => this.explain(error, 'read the settings of', ''));
   }
 
   private explain(error: unknown, action: S3Action, key: string): Error {
