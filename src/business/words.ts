@@ -103,8 +103,10 @@ export const LABEL_WORDS: Record<string, readonly string[]> = {
   annule: CANCELLED,
   annulee: CANCELLED,
   brouillon: ['brouillon', 'draft'],
-  envoye: ['envoye', 'envoyee', 'sent', 'issued', 'emis', 'emise'],
-  envoyee: ['envoyee', 'envoye', 'sent', 'issued', 'emise', 'emis'],
+  // A quote awaiting its signature is a sent one.
+  envoye: ['envoye', 'envoyee', 'sent', 'issued', 'emis', 'emise', 'enattente', 'enattentedesignature', 'attentesignature', 'awaitingsignature'],
+  // An overdue or unpaid invoice is a sent one that still owes everything: it gets reminders too.
+  envoyee: ['envoyee', 'envoye', 'sent', 'issued', 'emise', 'emis', 'enretard', 'retard', 'overdue', 'late', 'impayee', 'impaye', 'unpaid'],
   signe: ['signe', 'signee', 'signed', 'accepte', 'acceptee', 'accepted'],
   refuse: ['refuse', 'refusee', 'refused', 'rejected', 'declined'],
   expire: ['expire', 'expiree', 'expired'],

@@ -58,6 +58,9 @@ describe('matchLabels', () => {
     ['particulier', ['individual', 'PRIVATE'], ['individual', 'PRIVATE']],
     ['professionnel', ['PRO', 'company', 'business'], ['PRO', 'company', 'business']],
     ['payee', ['EN_RETARD', 'partial'], []],
+    ['envoyee', ['BROUILLON', 'ENVOYEE', 'EN_RETARD', 'PAYEE'], ['ENVOYEE', 'EN_RETARD']],
+    ['envoyee', ['draft', 'sent', 'overdue', 'partially_paid', 'paid'], ['sent', 'overdue']],
+    ['envoye', ['BROUILLON', 'EN_ATTENTE', 'SIGNE'], ['EN_ATTENTE']],
   ])('%s in %j -> %j', (label, app, expected) => expect(matchLabels(label, app)).toEqual(expected));
 });
 
