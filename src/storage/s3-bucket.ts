@@ -10,16 +10,25 @@ import type { BucketProtection } from './protection.js';
 import type { S3Action } from './s3-errors.js';
 import type { PartialWrite } from './store.js';
 
+const NOT_IMPLEMENTED = new Set([501, 405]);
+
 /** How S3Store sends a request: with the command's deadline, its failure explained. */
 export type Send = <T>(request: (options: { abortSignal?: AbortSignal }) => Promise<T>, action: S3Action, key: string) => Promise<T>;
 
-/** Multipart uploads begun under `base + prefix` and never completed nor aborted, oldest first. */
+/**
+ * Multipart uploads begun under `base + prefix` and never completed nor aborted, oldest first;
+ * none on a server that does not implement the listing (it cannot be asked).
+ */
 export async function listUnfinishedUploads(client: S3Client, Bucket: string, base: string, prefix: string, send: Send): Promise<PartialWrite[]> {
   const found: PartialWrite[] = [];
   let KeyMarker: string | undefined;
   let UploadIdMarker: string | undefined;
   do {
-    const page = await send((o) => client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: base + prefix, KeyMarker, UploadIdMarker }), o), 'list unfinished uploads in', prefix);
+    const list = (o: { abortSignal?: AbortSignal }) => client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: base + prefix, KeyMarker, UploadIdMarker }), o).catch((error: unknown) => {
+      if (NOT_IMPLEMENTED.has((error as S3ServiceException).$metadata?.httpStatusCode ?? 0)) return { Uploads: [], IsTruncated: false, NextKeyMarker: undefined, NextUploadIdMarker: undefined };
+      throw error;
+    });
+    const page = await send(list, 'list unfinished uploads in', prefix);
     for (const upload of page.Uploads ?? []) {
       if (upload.Key?.startsWith(base) && upload.UploadId) found.push({ key: upload.Key.slice(base.length), id: upload.UploadId, startedAt: upload.Initiated ?? new Date(0) });
     }

@@ -169,6 +169,8 @@ export interface GateRules {
   versioning?: 'Enabled' | 'Suspended';
   /** Answer GetObjectLockConfiguration as a bucket with this default retention. */
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /** Answer these requests 501 NotImplemented, as servers lacking an operation do. */
+  notImplemented?: (method: string, url: string) => boolean;
   /** Read these requests and never answer them, nor pass them on: a server that stopped mid-way. */
   stall?: (method: string, url: string) => boolean;
   /** Forward these requests but never answer them: the server acts, the client waits (to be killed there). */
@@ -237,6 +239,9 @@ export class S3Gate {
       return answer(status, xml(`<Error><Code>${code}</Code><Message>${message}</Message>${extra ?? ''}<RequestId>gate</RequestId></Error>`), headers);
     }
     if (rules.stall?.(req.method ?? '', req.url ?? '')) return void req.resume();
+    if (rules.notImplemented?.(req.method ?? '', req.url ?? '')) {
+      return answer(501, xml('<Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message><RequestId>gate</RequestId></Error>'));
+    }
     if (rules.requireChecksum && req.method === 'PUT' && !checksum && !url.searchParams.has('tagging')) {
       return answer(400, xml('<Error><Code>InvalidRequest</Code><Message>Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters</Message><RequestId>gate</RequestId></Error>'));
     }

@@ -172,6 +172,16 @@ describe('unfinished writes can be listed and removed', () => {
     expect(await store.listPartials('db10/')).toHaveLength(1);
   });
 
+  it('S3: a server without ListMultipartUploads has none to show', async () => {
+    const gate = await new S3Gate(s3.port).start();
+    try {
+      gate.rules = { notImplemented: (method, url) => method === 'GET' && /[?&]uploads/.test(url) };
+      expect(await storeAt(gate.endpoint).listPartials('db1/')).toEqual([]);
+    } finally {
+      await gate.stop();
+    }
+  });
+
   it('FsStore: temporary files of a crashed write, and nothing else', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'aj-fsstore-'));
     dirs.push(dir);
