@@ -132,14 +132,14 @@ describe('proposeMapping: tables, ids and labels', () => {
     const sampled: string[] = [];
     const sample = async (schema: string, name: string, column: string) => {
       sampled.push(`${schema}.${name}.${column}`);
-      return ['Draft', 'Sent', 'Paid', 'Overdue'];
+      return ['Draft', 'Sent', 'Paid', 'Overdue', 'Partial'];
     };
     const found = (await proposeMapping([customers(), facture], { sample })).entities.find((e) => e.entity === 'facture')!;
     expect(sampled).toEqual(['public.invoices.status']);
-    expect(found.proposed!.labels.statut).toEqual({ brouillon: ['Draft'], envoyee: ['Sent'], payee: ['Paid'] });
+    expect(found.proposed!.labels.statut).toEqual({ brouillon: ['Draft'], envoyee: ['Sent', 'Overdue'], payee: ['Paid'] });
     expect(found.notes).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^statut: column "status" has no enum or CHECK constraint; labels taken from the values in the table \(Draft, Sent, Paid, Overdue\)/),
-      'statut: app labels aj has no word for (aj leaves them alone): Overdue',
+      expect.stringMatching(/^statut: column "status" has no enum or CHECK constraint; labels taken from the values in the table \(Draft, Sent, Paid, Overdue, Partial\)/),
+      'statut: app labels aj has no word for (aj leaves them alone): Partial',
       'statut: no app label found for annulee',
     ]));
   });
