@@ -30,6 +30,7 @@ export function register(program: Command, ctx: Context): void {
       }).finally(() => progress.done());
       if (result.disabled) {
         ctx.io.notice('backups disabled (BACKUP_ENABLED=false)');
+        ctx.skipped = 'BACKUP_ENABLED is false';
         if (opts.json) ctx.io.json({ disabled: true });
         return;
       }

@@ -24,6 +24,8 @@ export type StoreName = 'backup' | 'archive';
 export class Context {
   globals: GlobalOptions = {};
   flags: Partial<Record<SettingName, unknown>> = {};
+  /** Why a scheduled job did nothing (switched off): its run is recorded as skipped, not succeeded. */
+  skipped?: string;
   private loaded?: LoadedConfig;
   private dbPromise?: Promise<Db>;
   private businessPromise?: Promise<BusinessSql>;

@@ -40,8 +40,14 @@ export async function startJobRun(ctx: Context, command: string): Promise<JobRun
 /** Closes the row with the command's exit code; then the success ping or the failure alert. */
 export async function finishJobRun(ctx: Context, run: JobRun, exitCode: number, error: unknown): Promise<void> {
   try {
-    const status = exitCode === ExitCode.ok ? 'succeeded' : exitCode === ExitCode.interrupted ? 'interrupted' : 'failed';
-    const message = error === undefined ? null : scrubSecrets(describeError(error), ctx.config()).slice(0, 1000);
+    if (exitCode === ExitCode.usage || exitCode === ExitCode.config) {
+      // A typo or a bad setting stopped the command before its job started: no run to record, and
+      // nothing for `aj status` or an alert to count as the job failing.
+      await run.db.query('DELETE FROM job_runs WHERE id = $1', [run.id]);
+      return;
+    }
+    const status = exitCode !== ExitCode.ok ? (exitCode === ExitCode.interrupted ? 'interrupted' : 'failed') : ctx.skipped ? 'skipped' : 'succeeded';
+    const message = error === undefined ? (ctx.skipped ?? null) : scrubSecrets(describeError(error), ctx.config()).slice(0, 1000);
     const { summarise } = await import('./job-summary.js');
     const summary = await summarise(run.db, run.job.name, run.id).catch(() => null);
     await run.db.query(

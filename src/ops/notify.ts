@@ -16,6 +16,7 @@ export interface JobOutcome {
  * the job failed (exit 1) or found problems (exit 4), and the backup size check after a backup.
  */
 export async function afterJobRun(ctx: Context, run: JobRun, outcome: JobOutcome): Promise<void> {
+  if (outcome.status === 'skipped') return;
   if (outcome.exitCode === ExitCode.ok) {
     await pingSuccess(ctx, run.job.pingEnv);
     if (run.job.name === 'backup') await alertIfShrunk(ctx, run);

@@ -149,4 +149,19 @@ describe('job runs recorded around cron-able commands', () => {
     }
     expect((await aj(['--log-format', 'xml', 'status'], { env })).exitCode).toBe(2);
   });
+
+  it('records neither a typo nor a bad setting as a job run, and a switched-off job as skipped, without a success ping', async () => {
+    const before = await jobRuns();
+    const pings = requests.filter((r) => r.url === '/ping/backup').length;
+    const typo = await aj(['backup', 'verify', 'abc'], { env });
+    expect(typo.exitCode).toBe(2);
+    const missingS3 = await aj(['backup', 'run'], { env: { ...env, BACKUP_BUCKET: 'not a location' } });
+    expect(missingS3.exitCode).toBe(3);
+    expect(await jobRuns()).toEqual(before);
+
+    const off = await aj(['backup', 'run'], { env: { ...env, BACKUP_ENABLED: 'false' } });
+    expect(off.exitCode, off.stderr).toBe(0);
+    expect((await jobRuns()).at(-1)).toMatchObject({ job: 'backup', status: 'skipped', exit_code: 0, error: 'BACKUP_ENABLED is false' });
+    expect(requests.filter((r) => r.url === '/ping/backup')).toHaveLength(pings);
+  });
 });
