@@ -13,7 +13,8 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (!INHERITED_CONFIG.test(k)) env[k] = v;
   // aj's default data directory is below $XDG_DATA_HOME: one of the test run's own, never the user's.
-  return { ...env, XDG_DATA_HOME: join(tmpdir(), 'aj-test-data-home'), ...extra };
+  // Tests never reach past loopback: no instance-metadata lookup by the AWS SDK's credential chain.
+  return { ...env, XDG_DATA_HOME: join(tmpdir(), 'aj-test-data-home'), AWS_EC2_METADATA_DISABLED: 'true', ...extra };
 }
 
 export function scratchDir(label = 'cwd'): string {
