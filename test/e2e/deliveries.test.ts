@@ -128,6 +128,18 @@ describe('3. two retries of one delivery at once', () => {
   });
 });
 
+describe('3b. a reminders run and a retry at once', () => {
+  it('send each failed reminder once between them', async () => {
+    const clients = await Promise.all(['FDD-1', 'FDD-2', 'FDD-3', 'FDD-4', 'FDD-5'].map(facture));
+    await remind({ SMTP_URL: DOWN });
+    const [run, retry] = await Promise.all([remind(), cli(['mail', 'retry', '--failed'])]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(retry.exitCode, retry.stderr).toBe(0);
+    expect(clients.map(receivedBy)).toEqual([1, 1, 1, 1, 1]);
+    expect((await deliveries()).map((d) => d.status)).toEqual(Array(5).fill('sent'));
+  });
+});
+
 describe('4. one document with bad data', () => {
   it('is skipped and reported for itself; the other reminders go, quotes expire, exit 1 and the alert fires', async () => {
     const good = await facture('FE-1');
