@@ -122,8 +122,13 @@ async function storageCheck(ctx: Context, name: StoreName): Promise<Check> {
     // What retention will do there (versioning, Object Lock), and what interrupted backups left.
     const effect = store.protection ? retentionEffect(await store.protection()) : undefined;
     const detail = `${store.url} (writable${effect ? `; ${effect}` : ''})`;
-    const leftovers = name === 'backup' ? await leftoversSummary(store, databaseNameOf(parseDatabaseUrl(ctx.config().databaseUrl))) : undefined;
-    if (leftovers) return { name: check, status: 'warn', detail: `${detail}; ${leftovers}`, hint: 'the next `aj backup run` removes them, adopting the dumps it can prove' };
+    const leftovers = name === 'backup'
+      ? await leftoversSummary(store, databaseNameOf(parseDatabaseUrl(ctx.config().databaseUrl))).then(
+        (found) => found && { found, hint: 'the next `aj backup run` removes them, adopting the dumps it can prove' },
+        (error: unknown) => ({ found: `cannot look for what interrupted runs left: ${describeError(error)}`, hint: '`aj backup run` cleans up after interrupted runs only where it can list them' }),
+      )
+      : undefined;
+    if (leftovers) return { name: check, status: 'warn', detail: `${detail}; ${leftovers.found}`, hint: leftovers.hint };
     return warning
       ? { name: check, status: 'warn', detail, hint: `local storage is not off-site: set ${name === 'backup' ? 'BACKUP_BUCKET' : 'ARCHIVE_BUCKET'}` }
       : ok(check, detail);

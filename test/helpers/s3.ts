@@ -169,6 +169,8 @@ export interface GateRules {
   versioning?: 'Enabled' | 'Suspended';
   /** Answer GetObjectLockConfiguration as a bucket with this default retention. */
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /** Answer these requests 403 AccessDenied, as a bucket policy lacking their permission does. */
+  deny?: (method: string, url: string) => boolean;
   /** Answer these requests 501 NotImplemented, as servers lacking an operation do. */
   notImplemented?: (method: string, url: string) => boolean;
   /** Read these requests and never answer them, nor pass them on: a server that stopped mid-way. */
@@ -239,6 +241,9 @@ export class S3Gate {
       return answer(status, xml(`<Error><Code>${code}</Code><Message>${message}</Message>${extra ?? ''}<RequestId>gate</RequestId></Error>`), headers);
     }
     if (rules.stall?.(req.method ?? '', req.url ?? '')) return void req.resume();
+    if (rules.deny?.(req.method ?? '', req.url ?? '')) {
+      return answer(403, xml('<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>gate</RequestId></Error>'));
+    }
     if (rules.notImplemented?.(req.method ?? '', req.url ?? '')) {
       return answer(501, xml('<Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message><RequestId>gate</RequestId></Error>'));
     }

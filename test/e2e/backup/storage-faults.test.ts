@@ -142,6 +142,14 @@ describe('S3 errors on the command line', () => {
     expect(list.stderr).not.toMatch(/logger|is not a function/);
   });
 
+  it('doctor warns, naming the permission, when it may not list unfinished uploads', async () => {
+    gate.rules = { deny: (method, url) => method === 'GET' && /[?&]uploads/.test(url) };
+    const doctor = await aj(['doctor', '--json'], { env: envFor('doctor-denied', gate.endpoint) });
+    gate.rules = {};
+    const storage = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === 'backup storage');
+    expect(storage).toMatchObject({ status: 'warn', detail: expect.stringMatching(/; cannot look for what interrupted runs left: access denied: cannot list unfinished uploads in s3:\/\/aj-backups\/doctor-denied\/.* \(s3:ListBucketMultipartUploads on bucket aj-backups\)/) });
+  });
+
   it('access denied names the bucket and the permission', async () => {
     gate.rules = { error: { status: 403, code: 'AccessDenied', message: 'Access Denied' } };
     const run = await aj(['backup', 'list', '--remote'], { env: envFor('denied', gate.endpoint) });
