@@ -92,11 +92,13 @@ export class S3Store implements ObjectStore {
   /**
    * The signal a request goes with: the store's and the caller's; once either has fired, a short
    * deadline instead, so that cleaning up after an interruption cannot hang on a stalled server.
+   * Each request gets a signal of its own: the SDK listens on it, and hundreds of concurrent
+   * listeners on the command's one signal would print MaxListenersExceededWarning.
    */
   private deadline(signal?: AbortSignal): AbortSignal | undefined {
     const signals = [this.signal, signal].filter((s): s is AbortSignal => Boolean(s));
     if (signals.some((s) => s.aborted)) return AbortSignal.timeout(CLEANUP_MS);
-    return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    return signals.length > 0 ? AbortSignal.any(signals) : undefined;
   }
 
   /** One request, with the deadline above, its failure explained. */

@@ -74,6 +74,25 @@ describe('S3 requests have deadlines', () => {
   });
 });
 
+describe('one command signal across many requests', () => {
+  it('hundreds of concurrent requests print no MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const abort = new AbortController();
+      const store = storeAt(s3.endpoint, {}, abort.signal);
+      const keys = Array.from({ length: 200 }, (_, i) => `many/${i}`);
+      await Promise.all(keys.map((key) => store.put(key, Buffer.from(key), { signal: abort.signal })));
+      await Promise.all(keys.map((key) => store.head(key)));
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe('every upload carries a checksum the server checks (a bucket with Object Lock)', () => {
   let gate: S3Gate;
   beforeAll(async () => {
