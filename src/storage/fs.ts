@@ -36,7 +36,8 @@ export class FsStore implements ObjectStore {
     const tmp = `${dirname(path)}/${TMP_MARKER}${randomBytes(6).toString('hex')}`;
     const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5), options.onDigest);
     try {
-      await pipeline(body, hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
+      // A signal of its own per put: many concurrent puts listening on the command's one signal print MaxListenersExceededWarning.
+      await pipeline(body, hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: options.signal && AbortSignal.any([options.signal]) });
       await fsyncPath(tmp);
       checkExpected(key, hashing, options);
       const metadata = { ...options.metadata, [SHA256_METADATA]: hashing.sha256, 'content-type': options.contentType ?? 'application/octet-stream' };

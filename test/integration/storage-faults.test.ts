@@ -75,7 +75,7 @@ describe('S3 requests have deadlines', () => {
 });
 
 describe('one command signal across many requests', () => {
-  it('hundreds of concurrent requests print no MaxListenersExceededWarning', async () => {
+  it('hundreds of concurrent requests (S3, local storage) print no MaxListenersExceededWarning', async () => {
     const warnings: string[] = [];
     const onWarning = (warning: Error) => warnings.push(warning.name);
     process.on('warning', onWarning);
@@ -85,6 +85,10 @@ describe('one command signal across many requests', () => {
       const keys = Array.from({ length: 200 }, (_, i) => `many/${i}`);
       await Promise.all(keys.map((key) => store.put(key, Buffer.from(key), { signal: abort.signal })));
       await Promise.all(keys.map((key) => store.head(key)));
+      const dir = await mkdtemp(join(tmpdir(), 'aj-fsstore-'));
+      dirs.push(dir);
+      const local = new FsStore(dir);
+      await Promise.all(keys.map((key) => local.put(key, Readable.from([Buffer.from(key)]), { signal: abort.signal })));
       await new Promise((r) => setImmediate(r));
     } finally {
       process.off('warning', onWarning);
