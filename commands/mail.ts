@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import type { Context } from '../src/context.js';
 import { OperationError, UsageError } from '../src/errors.js';
 import { formatBytes, formatTime, renderTable } from '../src/render.js';
+import { registerAutoSend } from './mail-auto-send.js';
 import { registerTemplateCommands } from './mail-templates.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -61,6 +62,7 @@ export function register(program: Command, ctx: Context): void {
     });
 
   registerTemplateCommands(mail, ctx);
+  registerAutoSend(mail, ctx);
 
   mail
     .command('history')

@@ -18,7 +18,7 @@ fails until it is settled (aj mail settle ID --delivered | --resend).
 A document with unusable data (an invalid client address, a number holding a line break) is skipped
 and reported for itself, the rest of the run goes on, and the run exits 1. A client without an email
 address is reported as needing a letter or a call, without failing the run.
-AUTO_SEND_ENABLED=false makes run a dry run.
+REMINDERS_ENABLED=false makes run a dry run.
 
 Examples:
   aj reminders run --dry-run

@@ -48,6 +48,7 @@ const montant = '1 200,00 €';
 export const TEMPLATE_VARIABLES: Record<string, TemplateVars> = {
   alerte: { sujet: 'sauvegarde en échec', hote: 'srv-aj', date: '2 décembre 2026 à 03:00', message: 'aj backup run: exit 1' },
   'devis-relance': { nom, numero: 'D-2026-014', montant, date_envoi: '2 novembre 2026', a_validite: true, date_validite: '2 décembre 2026' },
+  'devis-signe': { nom, document: 'devis', numero: 'D-2026-014', montant },
   document: { nom, document: 'facture', numero: 'FA-2026-0042', montant },
   'facture-relance-1': { nom, numero: 'FA-2026-0042', montant, date_echeance: '31 octobre 2026', jours_retard: 32, professionnel: true },
   'facture-relance-2': { nom, numero: 'FA-2026-0042', montant, date_echeance: '31 octobre 2026', jours_retard: 62, professionnel: true },

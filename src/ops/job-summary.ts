@@ -29,6 +29,12 @@ export async function summarise(db: Db, job: string, runId: number): Promise<str
                 count(*) FILTER (WHERE status = 'unknown') AS unknown FROM reminder_log WHERE claimed_at >= ${since}`, [runId]);
       return r ? `${r.sent} reminder(s) sent, ${r.failed} failed${r.unknown > 0 ? `, ${r.unknown} unknown (aj mail settle)` : ''}` : null;
     }
+    case 'auto-send': {
+      const d = await db.one<{ sent: number; failed: number; unknown: number }>(
+        `SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE status = 'failed') AS failed,
+                count(*) FILTER (WHERE status = 'unknown') AS unknown FROM deliveries WHERE key LIKE 'status:%' AND claimed_at >= ${since}`, [runId]);
+      return d && d.sent + d.failed + d.unknown > 0 ? `${d.sent} document(s) sent, ${d.failed} failed${d.unknown > 0 ? `, ${d.unknown} unknown (aj mail settle)` : ''}` : null;
+    }
     case 'import': {
       const i = await db.one<{ entity: string; file_name: string; inserted: number; updated: number; skipped: number; invalid: number; status: string }>(
         `SELECT entity, file_name, inserted, updated, skipped, invalid, status FROM import_runs WHERE started_at >= ${since} ORDER BY id DESC LIMIT 1`, [runId]);

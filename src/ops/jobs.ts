@@ -23,6 +23,7 @@ export const JOBS: readonly JobSpec[] = [
   { name: 'restore-drill', command: 'backup restore', everyHours: 24 * 7, pingEnv: 'RESTORE_DRILL_PING_URL' },
   { name: 'archive-verify', command: 'archive verify', lock: 'archive-verify', everyHours: 24, pingEnv: 'ARCHIVE_VERIFY_PING_URL' },
   { name: 'archive-sync', command: 'archive sync', lock: 'archive-sync', pingEnv: 'ARCHIVE_SYNC_PING_URL' },
+  { name: 'auto-send', command: 'mail auto-send', lock: 'auto-send', pingEnv: 'AUTO_SEND_PING_URL' },
   { name: 'reminders', command: 'reminders run', lock: 'reminders', everyHours: 24, weekdaysOnly: true, pingEnv: 'REMINDERS_PING_URL' },
   { name: 'import', command: 'import csv', lock: 'import', pingEnv: 'IMPORT_PING_URL' },
   { name: 'mail-retry', command: 'mail retry', pingEnv: 'MAIL_RETRY_PING_URL' },

@@ -46,6 +46,7 @@ function investigateCommand(job: string): string {
     'backup-verify': 'aj backup verify --all',
     'restore-drill': 'scripts/restore-drill.sh',
     'archive-verify': 'aj archive verify --json',
+    'auto-send': 'aj mail auto-send --dry-run',
     reminders: 'aj reminders list',
     import: 'aj import csv --help',
     'mail-retry': 'aj mail history --status failed',

@@ -135,6 +135,7 @@ async function healthChecks(ctx: Context, db: Db, now: Date, successes: Map<stri
     detail: `last successful run ${ago(reminders)} (limit ${config.statusRemindersMaxAgeDays} weekdays)`,
   });
 
+  checks.push(await autoSendCheck(db, now, config.autoSendPdfWaitHours));
   checks.push(await mailCheck(db, now, config.statusFailedMailHours));
   checks.push(await unsettledCheck(db));
   return checks;
@@ -160,6 +161,19 @@ async function mailCheck(db: Db, now: Date, hours: number): Promise<HealthCheck>
     name: 'mail',
     ok: failed === 0,
     detail: failed === 0 ? `no failed email in ${hours} h` : `${failed} email(s) failed in ${hours} h${ids.length ? ` (deliveries ${ids.join(', ')})` : ''}: aj mail retry --failed (aj mail history --status failed)`,
+  };
+}
+
+/** Documents `aj mail auto-send` has to mail that still have no archived PDF after the allowed wait. */
+async function autoSendCheck(db: Db, now: Date, hours: number): Promise<HealthCheck> {
+  const { overdueWaits } = await import('../mail/auto-send-plan.js');
+  const late = await overdueWaits(db, hours, now);
+  if (late.length === 0) return { name: 'auto-send', ok: true, detail: `no document waiting more than ${hours} h for its archived PDF` };
+  const named = late.slice(0, 5).map((d) => `${d.documentType} ${d.numero ?? d.documentId} (${d.status})`).join(', ');
+  return {
+    name: 'auto-send',
+    ok: false,
+    detail: `${late.length} document(s) waiting more than ${hours} h for an archived PDF, not sent: ${named}${late.length > 5 ? ', ...' : ''} (check aj archive sync, or archive it with aj archive put)`,
   };
 }
 

@@ -70,8 +70,8 @@ export interface RunSummary {
 export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunSummary> {
   const config = ctx.config();
   const asOf = opts.asOf ?? businessDate(ctx.clock(), config.timezone);
-  const dryRun = opts.dryRun || !config.autoSendEnabled;
-  if (!opts.dryRun && !config.autoSendEnabled) ctx.io.notice('AUTO_SEND_ENABLED is false: planning only, nothing is sent or changed');
+  const dryRun = opts.dryRun || !config.remindersEnabled;
+  if (!opts.dryRun && !config.remindersEnabled) ctx.io.notice('REMINDERS_ENABLED is false: planning only, nothing is sent or changed');
   const db = await ctx.db();
   const business = await ctx.business();
   const lock = dryRun ? undefined : await acquireJobLock(db, 'reminders', { wait: opts.wait, signal: ctx.signal });

@@ -51,6 +51,7 @@ describe('aj mail templates', () => {
       { name: 'alerte', source: 'built-in', variables: ['sujet', 'hote', 'date', 'message'] },
       { name: 'chantier-fin', source: join(dir, 'chantier-fin.txt'), variables: null },
       { name: 'devis-relance', source: 'built-in', variables: ['nom', 'numero', 'montant', 'date_envoi', 'a_validite', 'date_validite'] },
+      { name: 'devis-signe', source: 'built-in', variables: ['nom', 'document', 'numero', 'montant'] },
       { name: 'document', source: join(dir, 'document.txt'), variables: ['nom', 'document', 'numero', 'montant'] },
       { name: 'facture-relance-1', source: 'built-in', variables: ['nom', 'numero', 'montant', 'date_echeance', 'jours_retard', 'professionnel'] },
       { name: 'facture-relance-2', source: 'built-in', variables: ['nom', 'numero', 'montant', 'date_echeance', 'jours_retard', 'professionnel'] },

@@ -118,16 +118,16 @@ describe('invoice reminders', () => {
     expect(summaryOf(on).plan.reminders).toEqual([expect.objectContaining({ numero: 'F-JANV', level: 'relance-1', dueSince: '2026-03-02' })]);
   });
 
-  it('plans without changing anything on --dry-run or AUTO_SEND_ENABLED=false; skips clients without an address (a letter or a call) and invalid ones (exit 1)', async () => {
+  it('plans without changing anything on --dry-run or REMINDERS_ENABLED=false; skips clients without an address (a letter or a call) and invalid ones (exit 1)', async () => {
     await facture(await client({ email: null }), 'F-SANS', 40);
     await facture(await client({ email: 'pas-une-adresse' }), 'F-INVALIDE', 40);
     await facture(await client(), 'F-OK', 40);
     const dry = await run(['--dry-run']);
     expect(dry.exitCode).toBe(0);
     expect(summaryOf(dry).plan.reminders.map((p: { numero: string }) => p.numero).sort()).toEqual(['F-INVALIDE', 'F-OK', 'F-SANS']);
-    const off = await aj(['reminders', 'run', '--as-of', AS_OF], { env: { ...env, AUTO_SEND_ENABLED: 'false' } });
+    const off = await aj(['reminders', 'run', '--as-of', AS_OF], { env: { ...env, REMINDERS_ENABLED: 'false' } });
     expect(off.exitCode).toBe(0);
-    expect(off.stderr).toContain('AUTO_SEND_ENABLED is false');
+    expect(off.stderr).toContain('REMINDERS_ENABLED is false');
     expect(off.stdout).toContain('F-OK');
     expect(smtp.messages).toHaveLength(0);
     expect(await db.query('SELECT * FROM reminder_log')).toEqual([]);

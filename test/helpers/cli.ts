@@ -7,7 +7,7 @@ import { type Options, type ResultPromise, execa } from 'execa';
 export const AJ_BIN = fileURLToPath(new URL('../../bin/aj', import.meta.url));
 
 /** Variables from the developer's shell that would leak into a test of aj's config. */
-const INHERITED_CONFIG = /^(DATABASE_URL|AJ_|BACKUP_|ARCHIVE_|S3_|AWS_|SMTP_|MAIL_|COMPANY_|ALERT_|AUTO_SEND|REMINDER_|PG[A-Z]+$|NO_COLOR|CI$)/;
+const INHERITED_CONFIG = /^(DATABASE_URL|AJ_|BACKUP_|ARCHIVE_|S3_|AWS_|SMTP_|MAIL_|COMPANY_|ALERT_|AUTO_SEND|REMINDER_|REMINDERS_|PG[A-Z]+$|NO_COLOR|CI$)/;
 
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};

@@ -34,7 +34,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 describe('mail templates', () => {
   it('ships one template per purpose, each with text and HTML', async () => {
     const list = await listTemplates();
-    expect(list.map((t) => t.name)).toEqual(['alerte', 'devis-relance', 'document', 'facture-relance-1', 'facture-relance-2']);
+    expect(list.map((t) => t.name)).toEqual(['alerte', 'devis-relance', 'devis-signe', 'document', 'facture-relance-1', 'facture-relance-2']);
     expect(list.every((t) => t.source === 'built-in')).toBe(true);
     expect(list.find((t) => t.name === 'document')!.variables).toEqual(['nom', 'document', 'numero', 'montant']);
   });
@@ -137,6 +137,7 @@ describe('template overrides (AJ_TEMPLATES_DIR)', () => {
       ['alerte', 'built-in'],
       ['chantier-fin', join(dir, 'chantier-fin.txt')],
       ['devis-relance', 'built-in'],
+      ['devis-signe', 'built-in'],
       ['document', 'built-in'],
       ['facture-relance-1', join(dir, 'facture-relance-1.txt')],
       ['facture-relance-2', 'built-in'],
