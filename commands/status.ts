@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../src/context.js';
-import { OperationError } from '../src/errors.js';
+import { OperationError, UsageError } from '../src/errors.js';
 import { formatTime, renderTable } from '../src/render.js';
 
 export function register(program: Command, ctx: Context): void {
@@ -8,6 +8,7 @@ export function register(program: Command, ctx: Context): void {
     .command('status')
     .description('last run of each scheduled job and the health rules; exit 1 when unhealthy (a monitoring check)')
     .option('--alert', 'send an alert (ALERT_EMAIL, ALERT_WEBHOOK_URL) for each failing rule, once per ALERT_COOLDOWN_MINUTES')
+    .option('--test', 'with --alert: send one test alert through every configured channel, and nothing else')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', `
 Health rules (thresholds in the configuration):
@@ -24,12 +25,28 @@ Examples:
   aj status
   aj status --json | jq '.checks[] | select(.ok | not)'
   aj status --alert --quiet          # hourly from cron: email when something is wrong
+  aj status --alert --test           # one test alert, to see that alerts arrive
 
-Exit status: 0 healthy, 1 unhealthy, 3 configuration error.
+Exit status: 0 healthy (or the test alert sent), 1 unhealthy, 3 configuration error (--test without a channel).
 `)
-    .action(async (opts: { alert?: boolean; json?: boolean }) => {
+    .action(async (opts: { alert?: boolean; test?: boolean; json?: boolean }) => {
+      if (opts.test) {
+        if (!opts.alert) throw new UsageError('--test goes with --alert', 'run aj status --alert --test');
+        const { sendTestAlert } = await import('../src/ops/alerts.js');
+        const outcome = await sendTestAlert(ctx, await ctx.db());
+        if (opts.json) return ctx.io.json(outcome);
+        return ctx.io.out(outcome.sent ? `test alert ${outcome.id} sent` : 'test alert not sent');
+      }
       const { runStatus } = await import('../src/ops/status.js');
-      const report = await runStatus(ctx, { alert: Boolean(opts.alert) });
+      const report = await runStatus(ctx, { alert: Boolean(opts.alert) }).catch(async (error: unknown) => {
+        // The database is what failed: the alert goes out without it.
+        if (opts.alert) {
+          const { DatabaseUnreachableError } = await import('../src/db/pool.js');
+          const { alertWithoutDatabase } = await import('../src/ops/offline-alert.js');
+          if (error instanceof DatabaseUnreachableError) await alertWithoutDatabase(ctx, { name: 'status', command: 'status', pingEnv: '' }, error);
+        }
+        throw error;
+      });
       if (opts.json) ctx.io.json(report);
       else {
         await renderTable(ctx.io, report.jobs, [

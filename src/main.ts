@@ -23,6 +23,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
   const { Command, CommanderError } = await import('commander');
   let ops: typeof import('./ops/job-runs.js') | undefined;
   let jobRun: import('./ops/job-runs.js').JobRun | undefined;
+  let jobCommand: string | undefined;
   const args = argv.slice(2);
   // --version belongs to aj alone, before any command: after one (`aj archive get ... --version 1`),
   // it is an unknown option, never a version printed into a file.
@@ -57,7 +58,8 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
       if (globals.metricsFile) ctx.flags.metricsFile = globals.metricsFile;
       // Cron-able commands get a job_runs row, closed after the action (src/ops/job-runs.ts).
       ops = await import('./ops/job-runs.js');
-      jobRun = await ops.startJobRun(ctx, ops.commandPath(action));
+      jobCommand = ops.commandPath(action);
+      jobRun = await ops.startJobRun(ctx, jobCommand);
     });
 
   const invoked = invokedGroup(argv.slice(2));
@@ -105,7 +107,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     process.off('SIGTERM', onSignal);
   }
   try {
-    await ops?.afterCommand(ctx, jobRun, exitCode, failure);
+    await ops?.afterCommand(ctx, jobRun, exitCode, failure, jobCommand);
   } finally {
     await ctx.close();
   }

@@ -111,12 +111,15 @@ function ignoreConnectionError(): void {
   // Reported by the query in flight, or by the next one.
 }
 
+/** aj's database cannot be reached: what fails with it (job history, alert cooldowns) must not be relied on. */
+export class DatabaseUnreachableError extends OperationError {}
+
 /** Turns connection failures into one line that says what to check. */
 export function explainPgError(error: unknown, target: PgTarget): Error {
   const e = error as { code?: string; message?: string };
   const where = `${target.host ?? 'localhost'}:${target.port ?? 5432}/${target.database ?? '(default)'}`;
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'EHOSTUNREACH' || e.code === 'ETIMEDOUT') {
-    return new OperationError(`cannot reach PostgreSQL at ${where} (${e.code})`, 'check DATABASE_URL and that the server is running', { cause: error });
+    return new DatabaseUnreachableError(`cannot reach PostgreSQL at ${where} (${e.code})`, 'check DATABASE_URL and that the server is running', { cause: error });
   }
   if (e.code === '28P01' || e.code === '28000') {
     return new OperationError(`PostgreSQL refused the login for ${where}: ${e.message}`, 'check the user and password in DATABASE_URL', { cause: error });
@@ -125,10 +128,10 @@ export function explainPgError(error: unknown, target: PgTarget): Error {
     return new OperationError(`database does not exist: ${where}`, 'create it or fix DATABASE_URL', { cause: error });
   }
   if (e.code === '57P01' || e.code === '57P02' || e.code === '57P03' || e.message === 'Connection terminated unexpectedly') {
-    return new OperationError(`lost the connection to PostgreSQL at ${where} (${e.message})`, 'the server restarted or the session was ended; run the command again once it is back', { cause: error });
+    return new DatabaseUnreachableError(`lost the connection to PostgreSQL at ${where} (${e.message})`, 'the server restarted or the session was ended; run the command again once it is back', { cause: error });
   }
   if (e.message?.includes('timeout exceeded when trying to connect') || e.message?.includes('Connection terminated due to connection timeout')) {
-    return new OperationError(`timed out connecting to PostgreSQL at ${where}`, 'check DATABASE_URL and the network', { cause: error });
+    return new DatabaseUnreachableError(`timed out connecting to PostgreSQL at ${where}`, 'check DATABASE_URL and the network', { cause: error });
   }
   return error instanceof Error ? error : new Error(String(error));
 }

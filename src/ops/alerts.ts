@@ -101,3 +101,18 @@ function fetchFailure(error: unknown): string {
   if ((error as Error).name === 'TimeoutError') return 'no answer within 5 s';
   return cause?.code ?? cause?.message ?? describeError(error);
 }
+
+/** `aj status --alert --test`: one alert through the real path, so an admin sees it arrive. */
+export async function sendTestAlert(ctx: Context, db: Db): Promise<AlertOutcome> {
+  const config = ctx.config();
+  if (!config.alertEmail && !config.alertWebhookUrl) {
+    const { ConfigError } = await import('../errors.js');
+    throw new ConfigError('no alert channel is configured', 'set ALERT_EMAIL (with SMTP settings) or ALERT_WEBHOOK_URL');
+  }
+  const now = ctx.clock();
+  return raiseAlert(ctx, db, {
+    key: `test:${now.toISOString()}`,
+    subject: `aj test alert from ${hostname()}`,
+    lines: ['This is a test: alerts from aj reach you.', '', `Sent by aj status --alert --test at ${now.toISOString()}.`],
+  });
+}

@@ -39,6 +39,7 @@ export async function runDoctor(ctx: Context): Promise<DoctorReport> {
   for (const tool of ['pg_dump', 'pg_restore'] as const) checks.push(await toolCheck(ctx, tool, serverMajor));
   for (const name of ['backup', 'archive'] as const) checks.push(await storageCheck(ctx, name));
   checks.push(await mailCheck(ctx));
+  checks.push(alertingCheck(ctx));
   checks.push(await templatesCheck(ctx));
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
 }
@@ -163,4 +164,12 @@ async function templatesCheck(ctx: Context): Promise<Check> {
   } catch (error) {
     return fail('templates', error);
   }
+}
+
+/** Without a channel, a failing cron job and `aj status --alert` tell nobody. */
+function alertingCheck(ctx: Context): Check {
+  const config = ctx.config();
+  const channels = [config.alertEmail && `email to ${config.alertEmail}`, config.alertWebhookUrl && 'webhook'].filter(Boolean);
+  if (channels.length === 0) return { name: 'alerting', status: 'warn', detail: 'no alert channel: failures reach nobody', hint: 'set ALERT_EMAIL or ALERT_WEBHOOK_URL, then aj status --alert --test' };
+  return ok('alerting', `${channels.join(' and ')} (aj status --alert --test sends a test)`);
 }

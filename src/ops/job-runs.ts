@@ -108,8 +108,9 @@ export function commandPath(action: { name(): string; parent: { name(): string; 
  * Everything after a command's action, in main.ts's one call: close the job run (ping, alert)
  * and refresh the metrics file. None of it may change the command's exit code.
  */
-export async function afterCommand(ctx: Context, run: JobRun | undefined, exitCode: number, error: unknown): Promise<void> {
+export async function afterCommand(ctx: Context, run: JobRun | undefined, exitCode: number, error: unknown, command?: string): Promise<void> {
   if (run) await finishJobRun(ctx, run, exitCode, error);
+  else await alertIfDatabaseDown(ctx, command, error);
   let path: string | undefined;
   try {
     path = ctx.config().metricsFile;
@@ -119,4 +120,13 @@ export async function afterCommand(ctx: Context, run: JobRun | undefined, exitCo
   } catch (failure) {
     if (path) ctx.io.warn(`metrics not written to ${path}: ${scrubSecrets(describeError(failure), undefined)}`);
   }
+}
+
+/** A scheduled job that could not even record its run because the database is unreachable still alerts. */
+async function alertIfDatabaseDown(ctx: Context, command: string | undefined, error: unknown): Promise<void> {
+  const job = command ? jobForCommand(command) : undefined;
+  const { DatabaseUnreachableError } = await import('../db/pool.js');
+  if (!job || !(error instanceof DatabaseUnreachableError)) return;
+  const { alertWithoutDatabase } = await import('./offline-alert.js');
+  await alertWithoutDatabase(ctx, job, error);
 }

@@ -36,6 +36,7 @@ beforeAll(async () => {
     ARCHIVE_BUCKET: 's3://aj-archive/doctor',
     DATABASE_URL: database.url,
     SMTP_URL: smtp.url,
+    ALERT_EMAIL: 'admin@art-et-jardin.fr',
   };
   const migrated = await aj(['db', 'migrate'], { env: goodEnv });
   expect(migrated.exitCode).toBe(0);
@@ -51,13 +52,16 @@ describe('aj doctor', () => {
     expect(exitCode).toBe(0);
     expect(stderr).toBe('');
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'templates']);
-    for (const name of ['config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'templates']) {
+    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'alerting', 'templates']);
+    for (const name of ['config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'alerting', 'templates']) {
       expect(check(name), name).toMatchObject({ status: 'ok' });
     }
     expect(check('backup storage')!.detail).toBe('s3://aj-backups/doctor (writable)');
     expect(check('node')!.detail).toBe(`Node ${process.versions.node}`);
     expect(check('templates')!.detail).toBe('5 templates render');
+    expect(check('alerting')!.detail).toBe('email to admin@art-et-jardin.fr (aj status --alert --test sends a test)');
+    const silent = await doctor({ ...goodEnv, ALERT_EMAIL: '' });
+    expect(silent.check('alerting')).toMatchObject({ status: 'warn', detail: 'no alert channel: failures reach nobody' });
   });
 
   it('prints a table (TSV in a pipe) of the same checks without --json', async () => {

@@ -117,7 +117,8 @@ describe('job runs recorded around cron-able commands', () => {
     const before = (await jobRuns()).length;
     const down = await aj(['backup', 'run'], { env: { ...env, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing' } });
     expect(down.exitCode).toBe(1);
-    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    // One line for the error, one saying the alert went out without the database.
+    expect(down.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^aj: cannot reach PostgreSQL/), expect.stringMatching(/^aj: alert sent without the database/)]);
     const badConfig = await aj(['backup', 'run'], { env: { ...env, ALERT_COOLDOWN_MINUTES: 'soon' } });
     expect(badConfig.exitCode).toBe(3);
     const list = await aj(['backup', 'list'], { env });
@@ -163,5 +164,32 @@ describe('job runs recorded around cron-able commands', () => {
     expect(off.exitCode, off.stderr).toBe(0);
     expect((await jobRuns()).at(-1)).toMatchObject({ job: 'backup', status: 'skipped', exit_code: 0, error: 'BACKUP_ENABLED is false' });
     expect(requests.filter((r) => r.url === '/ping/backup')).toHaveLength(pings);
+  });
+  it('alerts without the database when it is unreachable, once per cooldown kept in AJ_DATA_DIR; status --alert too; --test sends one', async () => {
+    const downEnv = { ...env, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/nothing', AJ_DATA_DIR: scratchDir('offline-alerts') };
+    const mails = smtp.messages.length;
+    const hooks = () => requests.filter((r) => r.url === '/alert');
+    const hooksBefore = hooks().length;
+    const first = await aj(['backup', 'run'], { env: downEnv });
+    expect(first.exitCode).toBe(1);
+    expect(first.stderr).toContain('alert sent without the database (email to admin@art-et-jardin.fr, webhook)');
+    expect(smtp.messages).toHaveLength(mails + 1);
+    expect(smtp.messages.at(-1)!.to).toEqual(['admin@art-et-jardin.fr']);
+    expect(JSON.parse(hooks().at(-1)!.body)).toMatchObject({ key: 'database:backup', job: 'backup', subject: expect.stringContaining('its database is unreachable') });
+    expect(first.stderr + JSON.stringify(hooks().at(-1))).not.toContain(SECRET);
+
+    const again = await aj(['backup', 'run'], { env: downEnv });
+    expect(again.exitCode).toBe(1);
+    expect(smtp.messages).toHaveLength(mails + 1);
+    const status = await aj(['status', '--alert'], { env: downEnv });
+    expect(status.exitCode).toBe(1);
+    expect(smtp.messages).toHaveLength(mails + 2);
+    expect(hooks()).toHaveLength(hooksBefore + 2);
+
+    const test = await aj(['status', '--alert', '--test', '--json'], { env });
+    expect(test.exitCode, test.stderr).toBe(0);
+    expect(JSON.parse(test.stdout)).toMatchObject({ sent: true });
+    expect(smtp.messages).toHaveLength(mails + 3);
+    expect((await aj(['status', '--alert', '--test'], { env: { ...env, ALERT_EMAIL: '', ALERT_WEBHOOK_URL: '' } })).exitCode).toBe(3);
   });
 });
