@@ -58,7 +58,7 @@ describe('aj doctor', () => {
     }
     expect(check('backup storage')!.detail).toBe('s3://aj-backups/doctor (writable)');
     expect(check('node')!.detail).toBe(`Node ${process.versions.node}`);
-    expect(check('templates')!.detail).toBe('5 templates render');
+    expect(check('templates')!.detail).toBe('6 templates render');
     expect(check('alerting')!.detail).toBe('email to admin@art-et-jardin.fr (aj status --alert --test sends a test)');
     const silent = await doctor({ ...goodEnv, ALERT_EMAIL: '' });
     expect(silent.check('alerting')).toMatchObject({ status: 'warn', detail: 'no alert channel: failures reach nobody' });
@@ -112,7 +112,7 @@ describe('aj doctor', () => {
     const dir = mkdtempSync(join(tmpdir(), 'aj-doctor-templates-'));
     writeFileSync(join(dir, 'document.txt'), 'Objet: Votre {{document}} {{numero}}\n\nBonjour {{nom}},\n');
     const good = await doctor({ ...goodEnv, AJ_TEMPLATES_DIR: dir });
-    expect(good.check('templates')).toEqual({ name: 'templates', status: 'ok', detail: `5 templates render, 1 from ${dir}` });
+    expect(good.check('templates')).toEqual({ name: 'templates', status: 'ok', detail: `6 templates render, 1 from ${dir}` });
 
     writeFileSync(join(dir, 'facture-relance-1.txt'), 'Objet: {{numero}}\n\n{{#professionnel}}Pénalités.\n');
     writeFileSync(join(dir, 'chantier-fin.txt'), 'Objet: Fin\n\nBonjour {{nom}}\nTél. {{entreprise_telephone}}\n');
