@@ -18,6 +18,8 @@ fails until it is settled (aj mail settle ID --delivered | --resend).
 A document with unusable data (an invalid client address, a number holding a line break) is skipped
 and reported for itself, the rest of the run goes on, and the run exits 1. A client without an email
 address is reported as needing a letter or a call, without failing the run.
+Invoice reminders attach the invoice's latest archived PDF when there is one, read with its
+SHA-256 checked (REMINDER_ATTACH_PDF=false: none); a damaged PDF stops that reminder (exit 4).
 REMINDERS_ENABLED=false makes run a dry run.
 
 Examples:
@@ -27,7 +29,8 @@ Examples:
   aj reminders list --status failed
 
 Exit status: 0 done (clients without an address included), 1 a send failed or was refused (sent again
-next run), a delivery is unknown, or a document was skipped for its data; 75 another run holds the lock.
+next run), a delivery is unknown, or a document was skipped for its data; 4 an invoice's archived PDF
+is damaged (that reminder not sent); 75 another run holds the lock.
 `;
 
 export function register(program: Command, ctx: Context): void {
@@ -118,6 +121,7 @@ async function printSummary(ctx: Context, s: Summary): Promise<void> {
   }
   // A number holding a line break is shown quoted, on one line.
   const numero = (n: string) => (/[\r\n\0]/.test(n) ? JSON.stringify(n) : n);
+  for (const d of s.damaged) ctx.io.warn(`not sent: facture ${numero(d.numero)} ${d.level}: ${d.error}`);
   for (const k of s.skipped) ctx.io.warn(`skipped ${k.documentType} ${numero(k.numero)} ${k.level}: ${k.reason}${k.action === 'letter-or-call' ? ' (send a letter or call)' : ''}`);
   const sent = s.transport === 'outbox' ? `${s.sent} written to the outbox` : `${s.sent} sent`;
   ctx.io.notice(`reminders as of ${s.asOf}: ${sent}, ${s.failed} failed, ${s.unknown} unknown, ${s.skipped.length} skipped, ${s.expired} quote(s) expired, ${s.stuck.length} waiting to be settled`);

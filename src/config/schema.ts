@@ -126,6 +126,7 @@ export const settings = {
   companySignature: { env: ['COMPANY_SIGNATURE'], schema: multiline, doc: 'Who signs letters ({{entreprise_signature}}; \\n for a line break). Unset: "L\'équipe <COMPANY_NAME>".' },
 
   reminderInvoiceDays: { env: ['REMINDER_INVOICE_DAYS'], schema: dayList.default('30,60'), doc: 'Invoice reminder levels, days after the due date.' },
+  reminderAttachPdf: { env: ['REMINDER_ATTACH_PDF'], schema: bool.default(true), doc: "Invoice reminders attach the invoice's latest archived PDF when there is one (read with its SHA-256 checked: a damaged one stops that reminder, exit 4)." },
   reminderQuoteDays: { env: ['REMINDER_QUOTE_DAYS'], schema: wholeNumber(1).default(15), doc: 'Quote reminder, days after sending without signature.' },
 
   metricsFile: { env: ['AJ_METRICS_FILE'], schema: optionalText, doc: 'Write Prometheus metrics here after each command (node_exporter textfile collector); also --metrics-file.' },

@@ -3,12 +3,13 @@ import type { Context } from '../context.js';
 import type { Db, Queryable } from '../db/pool.js';
 import { acquireJobLock } from '../db/job-lock.js';
 import { type OpenDelivery, markAbandoned, reminderKey, settleCommand, unsettled } from '../deliveries/ledger.js';
-import { OperationError } from '../errors.js';
+import { type AjError, OperationError, VerificationError } from '../errors.js';
 import { type BatchItem, sendBatch } from '../mail/bulk.js';
 import type { OutgoingMessage } from '../mail/history.js';
 import { formatEuros } from '../mail/send.js';
 import { renderTemplate } from '../mail/templates.js';
 import { quoteIdent } from '../business/sql.js';
+import { invoicePdfs } from './attach.js';
 import { businessDate, frenchDate } from './dates.js';
 import { type Only, type Plan, type PlannedReminder, expiringWhere, planReminders } from './plan.js';
 
@@ -54,6 +55,8 @@ export interface RunSummary {
   /** Cut after the final dot: maybe delivered, never re-sent on its own. */
   unknown: number;
   skipped: SkippedReminder[];
+  /** Invoices whose archived PDF is damaged in storage: their reminder is not sent (exit 4). */
+  damaged: Array<{ documentType: string; documentId: string; numero: string; level: string; error: string }>;
   expired: number;
   /** Reminder deliveries left unknown by a crash or a cut line, waiting for `aj mail settle`. */
   stuck: OpenDelivery[];
@@ -79,7 +82,7 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
     if (!dryRun) await markAbandoned(db);
     const plan = await planReminders(db, business, { asOf, invoiceDays: config.reminderInvoiceDays, quoteDays: config.reminderQuoteDays, only: opts.only });
     const stuck = await unsettled(db, 'reminder');
-    const summary: RunSummary = { asOf, dryRun, plan, sent: 0, failed: 0, unknown: 0, skipped: [], expired: 0, stuck, results: [] };
+    const summary: RunSummary = { asOf, dryRun, plan, sent: 0, failed: 0, unknown: 0, skipped: [], damaged: [], expired: 0, stuck, results: [] };
     const sendable: PlannedReminder[] = [];
     for (const r of plan.reminders) {
       if (r.skip) summary.skipped.push({ documentType: r.documentType, documentId: r.documentId, numero: r.numero, level: r.level, ...r.skip });
@@ -87,9 +90,17 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
     }
     if (dryRun) return summary;
 
+    const attach = config.reminderAttachPdf ? await invoicePdfs(ctx, db, sendable, config.mailMaxAttachmentMb) : undefined;
     const items: Array<BatchItem<PlannedReminder>> = [];
     for (const r of sendable) {
+      const damaged = attach?.damaged.get(r.documentId);
+      if (damaged) {
+        summary.damaged.push({ documentType: r.documentType, documentId: r.documentId, numero: r.numero, level: r.level, error: damaged });
+        continue;
+      }
       const message = await composeReminder(r, config.mailFrom, config.companyBcc);
+      const pdf = attach?.pdfs.get(r.documentId);
+      if (pdf) message.attachments.push(pdf);
       const key = reminderKey(r.documentType, r.documentId, r.level);
       items.push({
         meta: r,
@@ -119,12 +130,19 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
 }
 
 /**
- * Exit 1 when a reminder failed or is unknown, one is still waiting to be settled, or a document
+ * Exit 4 when an invoice's archived PDF is damaged (its reminder is not sent); otherwise
+ * exit 1 when a reminder failed or is unknown, one is still waiting to be settled, or a document
  * was skipped for its data; the failure alert then fires. A client without an address is not a
  * failure, and a dry run only reports.
  */
-export function runFailure(s: RunSummary): OperationError | undefined {
+export function runFailure(s: RunSummary): AjError | undefined {
   if (s.dryRun) return undefined;
+  if (s.damaged.length > 0) {
+    return new VerificationError(
+      `${s.damaged.length} invoice PDF(s) damaged in storage, their reminder not sent: ${s.damaged.map((d) => `facture ${d.numero}`).join(', ')}`,
+      'restore them from another copy (aj archive verify --deep) or archive a good copy; the next run sends the reminder',
+    );
+  }
   const unknown = [...s.stuck.map((d) => d.id), ...s.results.filter((r) => r.status === 'unknown').map((r) => r.delivery)];
   const problems = [
     s.failed > 0 && `${s.failed} reminder(s) failed (sent again by the next run; aj mail history --status failed)`,

@@ -24,7 +24,7 @@ describe('refusedClients', () => {
 describe('runFailure', () => {
   const summary = (over: Partial<RunSummary>): RunSummary => ({
     asOf: '2026-06-15', dryRun: false, plan: { asOf: '2026-06-15', reminders: [], expiring: [] },
-    sent: 3, failed: 0, unknown: 0, skipped: [], expired: 0, stuck: [], results: [], ...over,
+    sent: 3, failed: 0, unknown: 0, skipped: [], damaged: [], expired: 0, stuck: [], results: [], ...over,
   });
   const skipped = (action: 'letter-or-call' | 'fix-data') => ({ documentType: 'facture', documentId: '1', numero: 'F-1', level: 'relance-1', reason: 'x', action });
 
@@ -38,5 +38,10 @@ describe('runFailure', () => {
     expect(runFailure(summary({ skipped: [skipped('fix-data')] }))?.message).toContain('1 document(s) skipped for their data');
     const stuck = runFailure(summary({ stuck: [{ id: 7, key: 'reminder:facture:1:relance-1', purpose: 'reminder', status: 'unknown', error: null }] }));
     expect(stuck?.message).toContain('aj mail settle 7 --delivered');
+  });
+
+  it('exits 4 when an invoice PDF is damaged, before any other failure', () => {
+    const damaged = runFailure(summary({ failed: 1, damaged: [{ documentType: 'facture', documentId: '1', numero: 'F-1', level: 'relance-1', error: 'damaged' }] }));
+    expect([damaged?.exitCode, damaged?.message]).toEqual([4, '1 invoice PDF(s) damaged in storage, their reminder not sent: facture F-1']);
   });
 });

@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aj, scratchDir } from '../helpers/cli.js';
+import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
+import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
+
+// Invoice reminders attach the invoice's archived PDF when there is one, read through the checked read.
+const AS_OF = '2026-06-15';
+let db: TestDatabase;
+let smtp: SmtpTestServer;
+let env: Record<string, string>;
+let archiveDir: string;
+
+async function facture(numero: string): Promise<void> {
+  const [client] = await db.query(`INSERT INTO clients (nom, email) VALUES ('Dupont', $1) RETURNING id`, [`${numero.toLowerCase()}@exemple.fr`]);
+  await db.query(
+    `INSERT INTO factures (numero, client_id, statut, montant_ttc, date_emission, date_echeance) VALUES ($1, $2, 'envoyee', 980, $3::date - 70, $3::date - 40)`,
+    [numero, client!.id, AS_OF],
+  );
+}
+
+async function archive(numero: string): Promise<{ content: Buffer; stored: string }> {
+  const content = Buffer.concat([Buffer.from(`%PDF-1.7\n% facture ${numero}\n`), randomBytes(20_000), Buffer.from('\n%%EOF\n')]);
+  const file = join(scratchDir('reminders-attach-pdf'), `${numero}.pdf`);
+  writeFileSync(file, content);
+  const put = await aj(['archive', 'put', file, '--type', 'facture', '--doc-id', numero, '--json'], { env });
+  if (put.exitCode !== 0) throw new Error(`archive put failed: ${put.stderr}`);
+  return { content, stored: join(archiveDir, JSON.parse(put.stdout).files[0].key) };
+}
+
+const received = (numero: string) => smtp.messages.filter((m) => m.to.includes(`${numero.toLowerCase()}@exemple.fr`));
+const run = (extra: Record<string, string> = {}) => aj(['reminders', 'run', '--as-of', AS_OF, '--only', 'invoices', '--json'], { env: { ...env, ...extra } });
+
+beforeAll(async () => {
+  [db, smtp] = await Promise.all([createTestDatabase('reminders_attach'), startSmtpServer()]);
+  const dataDir = scratchDir('reminders-attach-data');
+  archiveDir = join(dataDir, 'archive');
+  env = { DATABASE_URL: db.url, SMTP_URL: smtp.url, COMPANY_BCC_EMAIL: 'copie@art-et-jardin.fr', AJ_DATA_DIR: dataDir, ARCHIVE_BUCKET: `file://${archiveDir}` };
+  const migrate = await aj(['db', 'migrate'], { env });
+  if (migrate.exitCode !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+});
+
+afterAll(async () => {
+  await Promise.all([db?.drop(), smtp?.stop()]);
+});
+
+describe('invoice reminders with the archived PDF', () => {
+  it('attach the intact PDF byte for byte, go without one when none is archived, and stop (exit 4) at a damaged one until it is restored', async () => {
+    await facture('FA-PDF');
+    await facture('FA-SANS');
+    await facture('FA-ABIME');
+    const { content } = await archive('FA-PDF');
+    const { stored } = await archive('FA-ABIME');
+    const good = readFileSync(stored);
+    const flipped = Buffer.from(good);
+    flipped[flipped.length >> 1] ^= 0x01;
+    writeFileSync(stored, flipped);
+
+    const r = await run();
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toContain('1 invoice PDF(s) damaged in storage, their reminder not sent: facture FA-ABIME');
+    expect(JSON.parse(r.stdout).damaged).toEqual([expect.objectContaining({ numero: 'FA-ABIME', error: expect.stringMatching(/is damaged in storage: SHA-256/) })]);
+    const withPdf = await simpleParser(received('FA-PDF')[0]!.raw);
+    expect(withPdf.attachments).toHaveLength(1);
+    expect(Buffer.compare(withPdf.attachments[0]!.content, content)).toBe(0);
+    expect((await simpleParser(received('FA-SANS')[0]!.raw)).attachments).toEqual([]);
+    expect(received('FA-ABIME')).toHaveLength(0);
+
+    writeFileSync(stored, good);
+    const again = await run();
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(received('FA-ABIME')).toHaveLength(1);
+    expect((await simpleParser(received('FA-ABIME')[0]!.raw)).attachments).toHaveLength(1);
+    expect(received('FA-PDF')).toHaveLength(1);
+  });
+
+  it('attach nothing with REMINDER_ATTACH_PDF=false', async () => {
+    await facture('FA-OFF');
+    await archive('FA-OFF');
+    const r = await run({ REMINDER_ATTACH_PDF: 'false' });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((await simpleParser(received('FA-OFF')[0]!.raw)).attachments).toEqual([]);
+  });
+});
