@@ -37,7 +37,7 @@ export function register(program: Command, ctx: Context): void {
       if (result.interruptedClosed > 0) ctx.io.warn(`${result.interruptedClosed} earlier run(s) had been interrupted; marked failed`);
       const { record, prune, cleanup } = result;
       for (const key of cleanup?.aborted ?? []) ctx.io.notice(`aborted an unfinished upload of an interrupted run: ${key}`);
-      for (const { id, key } of cleanup?.adopted ?? []) ctx.io.notice(`adopted ${key}: interrupted before its manifest, proven against run ${id}'s size and SHA-256; run ${id} is now succeeded`);
+      for (const { id, key } of cleanup?.adopted ?? []) ctx.io.notice(`adopted ${key}: the whole dump of interrupted run ${id} (its recorded size and SHA-256); run ${id} is now succeeded`);
       for (const key of cleanup?.removed ?? []) ctx.io.notice(`removed ${key}: a dump without manifest that could not be proven`);
       for (const key of cleanup?.kept ?? []) ctx.io.warn(`left ${key} in place: unfinished, but recent and of no run known to have died`);
       if (opts.json) return ctx.io.json({ ...record, pruned: prune?.removed.map((r) => r.id) ?? [], cleanup: cleanup ?? null });

@@ -1,3 +1,4 @@
+import { json } from 'node:stream/consumers';
 import type { Db } from '../db/pool.js';
 import { sha256Of } from '../storage/hashing.js';
 import type { ObjectInfo, ObjectStore, PartialWrite } from '../storage/store.js';
@@ -23,7 +24,7 @@ export interface Leftovers {
 
 export interface CleanupReport {
   aborted: string[];
-  /** Dumps proven against their run's recorded size and SHA-256, now with a manifest and a succeeded row. */
+  /** Dumps of interrupted runs proven against the size and SHA-256 the run recorded: now with a manifest and a succeeded row. */
   adopted: Array<{ id: number; key: string }>;
   removed: string[];
   /** Too recent to be known dead: left for a later run. */
@@ -57,7 +58,7 @@ interface DeadRun {
 /** Aborts, adopts and removes what crashed runs of `database` left; run under the backup lock. */
 export async function cleanUpLeftovers(db: Db, store: ObjectStore, database: string, now: Date): Promise<CleanupReport> {
   const report: CleanupReport = { aborted: [], adopted: [], removed: [], kept: [] };
-  const { partials, orphans } = await findLeftovers(store, database);
+  const { partials, orphans, objects } = await findLeftovers(store, database);
   const dead = await db.query<DeadRun>(
     `SELECT id, database_name, started_at, encrypted_to, size_bytes, sha256, row_counts, compress, server_version, pg_dump_version, aj_version
        FROM backup_runs WHERE status = 'failed' AND storage_url = $1 AND database_name = $2`,
@@ -84,6 +85,17 @@ export async function cleanUpLeftovers(db: Db, store: ObjectStore, database: str
       report.kept.push(orphan.key);
     }
   }
+  const orphanKeys = new Set(orphans.map((o) => o.key));
+  for (const object of objects) {
+    const run = deadByKey.get(object.key);
+    if (!run?.sha256 || orphanKeys.has(object.key)) continue;
+    // Killed after writing the manifest, before recording success: the manifest proves the dump.
+    const manifestKey = manifestKeyOf(object.key);
+    const manifest = (await json(await store.get(manifestKey))) as Manifest;
+    if (manifest.key !== object.key || manifest.sha256 !== run.sha256 || manifest.size !== object.size) continue;
+    await markAdopted(db, run.id, { key: object.key, manifestKey, globalsKey: manifest.globalsKey, totalRows: manifest.totalRows });
+    report.adopted.push({ id: run.id, key: object.key });
+  }
   return report;
 }
 
@@ -108,12 +120,15 @@ async function adopt(db: Db, store: ObjectStore, orphan: ObjectInfo, run: DeadRu
   const manifestKey = manifestKeyOf(orphan.key);
   const body = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   await store.put(manifestKey, body, { contentType: 'application/json', ifNoneMatch: true });
-  await db.query(
-    `UPDATE backup_runs SET status = 'succeeded', error = NULL, object_key = $2, manifest_key = $3, globals_key = $4, total_rows = $5
-      WHERE id = $1`,
-    [run.id, orphan.key, manifestKey, globalsKey, manifest.totalRows],
-  );
+  await markAdopted(db, run.id, { key: orphan.key, manifestKey, globalsKey, totalRows: manifest.totalRows });
   return true;
+}
+
+async function markAdopted(db: Db, id: number, fields: { key: string; manifestKey: string; globalsKey: string | null; totalRows: number }): Promise<void> {
+  await db.query(
+    `UPDATE backup_runs SET status = 'succeeded', error = NULL, object_key = $2, manifest_key = $3, globals_key = $4, total_rows = $5 WHERE id = $1`,
+    [id, fields.key, fields.manifestKey, fields.globalsKey, fields.totalRows],
+  );
 }
 
 /** One line on what interrupted runs of `database` left, for `aj doctor`; undefined when nothing. */

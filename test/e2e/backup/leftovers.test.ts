@@ -128,6 +128,29 @@ describe('the next backup run cleans what a killed one left', () => {
     }
   });
 
+  it('kill -9 after the manifest, before the history says so: the next run adopts the backup', async () => {
+    const gate = await new S3Gate(s3.port).start();
+    try {
+      // The server stores the manifest; aj never hears back, and is killed waiting.
+      gate.rules = { hold: (method, url) => method === 'PUT' && url.includes('.manifest.json') };
+      const victim = aj(['backup', 'run'], { env: envFor('manifest', gate.endpoint) });
+      await until(async () => (await objectsUnder('manifest')).some((k) => k.endsWith('.manifest.json')), 'the manifest');
+      victim.kill('SIGKILL');
+      await victim;
+    } finally {
+      await gate.stop();
+    }
+    const [dump] = (await objectsUnder('manifest')).filter((k) => k.endsWith('.dump'));
+    const run = await aj(['backup', 'run', '--json'], { env: envFor('manifest') });
+    expect(run.exitCode, run.stderr).toBe(0);
+    const [killed] = await history('manifest');
+    expect(JSON.parse(run.stdout).cleanup).toMatchObject({ adopted: [{ id: Number(killed!.id), key: dump }], removed: [] });
+    expect(killed).toMatchObject({ status: 'succeeded', error: null });
+    const list = await aj(['backup', 'list', '--remote', '--json'], { env: envFor('manifest') });
+    expect(list.exitCode, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).remote).toMatchObject({ missing: [], unknown: [], orphans: [], partials: [] });
+  });
+
   it('local storage: the temporary file of a killed run is swept by the next one', async () => {
     const dataDir = scratchDir('leftovers-data');
     const env = { DATABASE_URL: source.url, BACKUP_BUCKET: `file://${join(dataDir, 'backups')}` };
