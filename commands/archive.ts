@@ -22,9 +22,9 @@ becomes a new version under .../{doc-id}/v{N}/, and the older versions stay.
     .command('put')
     .description('archive PDF files (or every PDF below a directory); same content is skipped, changed content becomes a new version')
     .argument('<paths...>', 'files or directories')
-    .requiredOption('--type <type>', 'document type: devis, facture, ...')
-    .option('--doc-id <id>', 'document id for a single file (e.g. FA-2026-0042)')
-    .option('--doc-id-from <rule>', 'how to get ids from file names: stem (name without extension), dir (parent directory) or regex:<pattern>', 'stem')
+    .requiredOption('--type <type>', 'document type, one of ARCHIVE_DOC_TYPES: devis, facture, avoir, ...')
+    .option('--doc-id <id>', 'document id for a single file (e.g. FA-2026-0042); this or --doc-id-from is required')
+    .option('--doc-id-from <rule>', 'how to get ids from file names: stem (name without extension), dir (parent directory) or regex:<pattern>')
     .option('--date <YYYY-MM-DD>', 'business date that picks the year/month folder (default: today in AJ_TIMEZONE)')
     .option('--any-type', 'accept files that are not PDFs')
     .option('--concurrency <n>', 'files uploaded at once', wholeNumber('--concurrency', 64), 8)
@@ -36,9 +36,10 @@ Examples:
   aj archive put ./devis --type devis --doc-id-from 'regex:^(DE-\\d{4}-\\d+)' --json
 
 Exit status: 0 every file archived or already archived, 1 some files failed (each is named),
-2 bad type, document id, date or a non-PDF file (nothing archived).
+2 an unknown type (a typo is refused with a suggestion), no --doc-id or --doc-id-from, a bad
+document id or date, or a non-PDF file (nothing archived).
 `)
-    .action(async (paths: string[], opts: { type: string; docId?: string; docIdFrom: string; date?: string; anyType?: boolean; concurrency: number; json?: boolean }) => {
+    .action(async (paths: string[], opts: { type: string; docId?: string; docIdFrom?: string; date?: string; anyType?: boolean; concurrency: number; json?: boolean }) => {
       const { runArchivePut } = await import('../src/archive/put.js');
       const report = await runArchivePut({ paths, ...opts }, ctx);
       if (opts.json) ctx.io.json(report);

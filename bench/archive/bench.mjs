@@ -82,7 +82,7 @@ try {
   let ajPut = Infinity;
   for (const type of ['facture', 'devis']) {
     rawPut = Math.min(rawPut, await timed('raw concurrent PutObject (own process)', () => run(process.execPath, [join(root, 'bench/archive/raw-put.mjs'), pdfDir, bucket, `raw-${type}/2026/11`, String(concurrency)])));
-    ajPut = Math.min(ajPut, await timed(`aj archive put (directory, --type ${type})`, () => aj(['archive', 'put', pdfDir, '--type', type, '--concurrency', String(concurrency), '--json'])));
+    ajPut = Math.min(ajPut, await timed(`aj archive put (directory, --type ${type})`, () => aj(['archive', 'put', pdfDir, '--doc-id-from', 'stem', '--type', type, '--concurrency', String(concurrency), '--json'])));
   }
 
   if (onlyPut) console.log(`\nput: ${(rawPut / ajPut).toFixed(2)}x raw concurrent PutObject (target >= 0.8)`);

@@ -16,11 +16,34 @@ export function docTypeProblem(type: string): string | undefined {
   return DOC_TYPE.test(type) ? undefined : 'is not a lowercase word (letters, digits, "_" and "-", at most 40)';
 }
 
-export function checkDocType(type: string): string {
+/** A valid type; when archiving (`known` given), one of ARCHIVE_DOC_TYPES, so a typo never starts a new type. */
+export function checkDocType(type: string, known?: readonly string[]): string {
   if (docTypeProblem(type)) {
     throw new UsageError(`invalid document type ${JSON.stringify(type)}`, 'use a lowercase word such as devis or facture');
   }
+  if (known && !known.includes(type)) {
+    const close = closest(type, known);
+    throw new UsageError(
+      `unknown document type ${JSON.stringify(type)}${close ? `: did you mean ${close}?` : ''}`,
+      `known types: ${known.join(', ')}; a new one goes into ARCHIVE_DOC_TYPES first`,
+    );
+  }
   return type;
+}
+
+/** The known word at the smallest edit distance, if it is close enough to be a typo. */
+function closest(word: string, known: readonly string[]): string | undefined {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i += 1) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j += 1) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length]!;
+  };
+  const [best] = known.map((k) => ({ k, d: distance(word, k) })).sort((x, y) => x.d - y.d);
+  return best && best.d <= Math.max(2, Math.floor(best.k.length / 3)) ? best.k : undefined;
 }
 
 /** Why a doc id is unusable, or undefined when it is fine. */

@@ -29,7 +29,7 @@ export interface ArchivePutReport {
 
 /** Archives files as new documents or new versions; never overwrites an object. */
 export async function runArchivePut(opts: ArchivePutOptions, ctx: Context): Promise<ArchivePutReport> {
-  const type = checkDocType(opts.type);
+  const type = checkDocType(opts.type, ctx.config().archiveDocTypes);
   const date = opts.date ? checkDate(opts.date) : businessDate(ctx.clock(), ctx.config().timezone);
   const { planned, ignored } = await plan(opts);
   const files: ArchiveFile[] = planned.map((p) => ({ ...p, source: { path: p.path }, type, date }));
@@ -45,6 +45,11 @@ async function plan(opts: ArchivePutOptions): Promise<{ planned: PlannedFile[]; 
   const files = await collectFiles(opts.paths);
   if (opts.docId !== undefined && (files.length !== 1 || !files[0]!.explicit)) {
     throw new UsageError('--doc-id names one document, so it takes exactly one file', 'for several files or a directory use --doc-id-from');
+  }
+  // Never guessed: a file name's stem as an id ("facture-FA-2026-0042") would stick for good in a
+  // never-overwrite archive.
+  if (opts.docId === undefined && opts.docIdFrom === undefined) {
+    throw new UsageError('which document is it? no --doc-id given', 'pass --doc-id FA-2026-0042 for one file, or --doc-id-from stem|dir|regex:<pattern> to read ids from file names');
   }
   const rule = parseDocIdRule(opts.docIdFrom ?? 'stem');
   const planned: PlannedFile[] = [];

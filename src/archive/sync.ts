@@ -66,7 +66,7 @@ interface Candidate extends ArchiveFile {
  * mtime, or ETag) is skipped from the listing alone: a run over years of PDFs reads none of them.
  */
 export async function runArchiveSync(ctx: Context, opts: ArchiveSyncOptions): Promise<ArchiveSyncReport> {
-  const fixedType = opts.type === undefined ? undefined : checkDocType(opts.type);
+  const fixedType = opts.type === undefined ? undefined : checkDocType(opts.type, ctx.config().archiveDocTypes);
   const pattern = parseSourcePattern(opts.pattern ?? DEFAULT_SOURCE_PATTERN, fixedType);
   const location = await sourceLocation(opts.from);
   const [db, archive] = await Promise.all([ctx.db(), ctx.store('archive')]);

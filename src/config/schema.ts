@@ -52,6 +52,16 @@ const percent = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return n;
 });
 
+const docTypeList = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
+  const types = (Array.isArray(v) ? v : v.split(',')).map((t) => t.trim()).filter(Boolean);
+  const bad = types.filter((t) => !/^[a-z][a-z0-9_-]{0,39}$/.test(t));
+  if (types.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected comma-separated lowercase words like "devis,facture"${bad.length ? `, got ${bad.map((b) => `"${b}"`).join(', ')}` : ''}` });
+    return z.NEVER;
+  }
+  return types;
+});
+
 const email = z.string().trim().email({ message: 'expected an email address' });
 const optionalText = z.string().trim().min(1).optional();
 const DEFAULT_TIMEZONE = 'Europe/Paris';
@@ -87,6 +97,7 @@ export const settings = {
   backupShrinkAlert: { env: ['BACKUP_SHRINK_ALERT'], schema: percent.default(50), doc: 'Flag a backup smaller (size or rows) than this % of the median of the 7 before it; retention pauses until `aj backup ack`. 0: off.' },
   pgBinDir: { env: ['PG_BIN_DIR'], schema: optionalText, doc: 'Directory of pg_dump/pg_restore/psql; default: the newest in /usr/lib/postgresql/*/bin, else PATH.' },
 
+  archiveDocTypes: { env: ['ARCHIVE_DOC_TYPES'], schema: docTypeList.default('devis,facture,avoir,bon-de-commande,bon-de-livraison,contrat,plan'), doc: 'Document types `archive put` and `archive sync` accept; anything else is refused as a typo, with a suggestion.' },
   archiveLocation: { env: ['ARCHIVE_BUCKET'], schema: optionalText, doc: 'Where archived documents go (same forms as BACKUP_BUCKET). Unset: <AJ_DATA_DIR>/archive.' },
 
   s3Endpoint: { env: ['S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'], schema: z.string().url().optional(), doc: 'S3-compatible endpoint URL (MinIO, Scaleway, OVH, R2...). Unset: AWS.' },

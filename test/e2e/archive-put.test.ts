@@ -94,15 +94,23 @@ describe('aj archive put', () => {
       [file, '--type', 'facture', '--doc-id', ''],
       [file, '--type', '../facture', '--doc-id', 'FA-1'],
       [text, '--type', 'facture', '--doc-id', 'FA-1'],
-      [file, text, '--type', 'facture'],
+      [file, text, '--type', 'facture', '--doc-id-from', 'stem'],
+      // No id given: never guessed from the file name (it would stick in a never-overwrite archive).
+      [file, '--type', 'facture'],
+      // A typo never starts a new document type.
+      [file, '--type', 'factur', '--doc-id', 'FA-1'],
     ]) {
       const result = await aj(['archive', 'put', ...args], { env });
       expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/aj: (refused|invalid document type)/);
+      expect(result.stderr).toMatch(/aj: (refused|invalid document type|which document is it|unknown document type)/);
     }
+    const typo = await aj(['archive', 'put', file, '--type', 'factur', '--doc-id', 'FA-1'], { env });
+    expect(typo.stderr).toBe('aj: unknown document type "factur": did you mean facture? (known types: devis, facture, avoir, bon-de-commande, bon-de-livraison, contrat, plan; a new one goes into ARCHIVE_DOC_TYPES first)');
+    const noId = await aj(['archive', 'put', file, '--type', 'facture'], { env });
+    expect(noId.stderr).toContain('pass --doc-id FA-2026-0042 for one file, or --doc-id-from stem|dir|regex:<pattern>');
     expect((await db.query('SELECT count(*)::int AS n FROM archived_documents'))[0]!.n).toBe(before);
-    const anyType = await aj(['archive', 'put', text, '--type', 'note', '--doc-id', 'N-1', '--any-type', '--json'], { env });
+    const anyType = await aj(['archive', 'put', text, '--type', 'contrat', '--doc-id', 'N-1', '--any-type', '--json'], { env });
     expect(anyType.exitCode, anyType.stderr).toBe(0);
     expect(JSON.parse(anyType.stdout).files[0]).toMatchObject({ status: 'archived' });
   });
@@ -112,12 +120,12 @@ describe('aj archive put', () => {
     mkdirSync(join(dir, 'sub'), { recursive: true });
     for (let i = 1; i <= 200; i += 1) writeFileSync(join(dir, i % 2 ? '' : 'sub', `DE-2026-${String(i).padStart(4, '0')}.pdf`), pdf(`devis ${i}`));
     writeFileSync(join(dir, 'README.txt'), 'not a pdf');
-    const result = await aj(['archive', 'put', dir, '--type', 'devis', '--concurrency', '8', '--json'], { env });
+    const result = await aj(['archive', 'put', dir, '--doc-id-from', 'stem', '--type', 'devis', '--concurrency', '8', '--json'], { env });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ archived: 200, skipped: 0, failed: 0, ignored: 1 });
     const rows = await db.query(`SELECT object_key FROM archived_documents WHERE doc_type = 'devis'`);
     expect(rows).toHaveLength(200);
-    const again = await aj(['archive', 'put', dir, '--type', 'devis', '--json'], { env });
+    const again = await aj(['archive', 'put', dir, '--doc-id-from', 'stem', '--type', 'devis', '--json'], { env });
     expect(JSON.parse(again.stdout)).toMatchObject({ archived: 0, skipped: 200, failed: 0 });
   });
 
@@ -138,7 +146,7 @@ describe('aj archive put', () => {
     await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-5/AD-5.pdf', Body: foreign }));
     await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'devis/2026/06/AD-4-old/scan.pdf', Body: foreign }));
 
-    const result = await aj(['archive', 'put', dir, '--type', 'devis', '--date', '2026-06-15', '--json'], { env });
+    const result = await aj(['archive', 'put', dir, '--doc-id-from', 'stem', '--type', 'devis', '--date', '2026-06-15', '--json'], { env });
     expect(result.exitCode).toBe(1);
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ archived: 9, failed: 1 });
@@ -161,7 +169,7 @@ describe('aj archive put', () => {
     const dir = join(work, 'twice');
     mkdirSync(dir);
     for (let i = 1; i <= 60; i += 1) writeFileSync(join(dir, `TW-${i}.pdf`), pdf(`facture twice ${i}`));
-    const args = ['archive', 'put', dir, '--type', 'facture', '--date', '2026-07-01', '--json'];
+    const args = ['archive', 'put', dir, '--doc-id-from', 'stem', '--type', 'facture', '--date', '2026-07-01', '--json'];
     const [a, b] = await Promise.all([aj(args, { env }), aj(args, { env })]);
     expect(a.exitCode, a.stderr).toBe(0);
     expect(b.exitCode, b.stderr).toBe(0);
@@ -191,7 +199,7 @@ describe('aj archive put', () => {
     const dir = join(work, 'killed');
     mkdirSync(dir);
     for (let i = 1; i <= 600; i += 1) writeFileSync(join(dir, `KL-${i}.pdf`), pdf(`facture killed ${i}`));
-    const args = ['archive', 'put', dir, '--type', 'facture', '--date', '2026-08-20'];
+    const args = ['archive', 'put', dir, '--doc-id-from', 'stem', '--type', 'facture', '--date', '2026-08-20'];
     const victim = aj(args, { env });
     while (await storedCount('facture/2026/08/KL-') < 300) await new Promise((r) => setTimeout(r, 10));
     victim.kill('SIGKILL');
@@ -209,7 +217,7 @@ describe('aj archive put', () => {
     const dir = join(work, 'factures-batch');
     mkdirSync(dir);
     for (let i = 1; i <= 40; i += 1) writeFileSync(join(dir, `FB-${i}.pdf`), pdf(`batch ${i}`.repeat(200)));
-    const run = aj(['archive', 'put', dir, '--type', 'facture', '--concurrency', '2', '--date', '2026-05-10'], { env: envFor(proxy.endpoint) });
+    const run = aj(['archive', 'put', dir, '--doc-id-from', 'stem', '--type', 'facture', '--concurrency', '2', '--date', '2026-05-10'], { env: envFor(proxy.endpoint) });
     // Storage dies once a few files are stored.
     while (await storedCount('facture/2026/05/FB-') < 3) await new Promise((r) => setTimeout(r, 5));
     await proxy.stop();
@@ -226,7 +234,7 @@ describe('aj archive put', () => {
     expect(result.stderr).toMatch(/aj: \d+ of 40 file\(s\) failed/);
 
     // Storage back: the same command completes the batch, skipping what is already there.
-    const retry = await aj(['archive', 'put', dir, '--type', 'facture', '--date', '2026-05-10', '--json'], { env });
+    const retry = await aj(['archive', 'put', dir, '--doc-id-from', 'stem', '--type', 'facture', '--date', '2026-05-10', '--json'], { env });
     expect(retry.exitCode, retry.stderr).toBe(0);
     expect(JSON.parse(retry.stdout)).toMatchObject({ skipped: rows.length, archived: 40 - rows.length, failed: 0 });
   });

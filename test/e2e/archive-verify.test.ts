@@ -32,7 +32,7 @@ beforeAll(async () => {
   env = { ...s3Env(s3.endpoint, BUCKET), ARCHIVE_BUCKET: `s3://${BUCKET}`, DATABASE_URL: db.url };
   for (let i = 1; i <= 6; i += 1) writeFileSync(join(work, `FA-${i}.pdf`), pdf(`facture ${i}`));
   writeFileSync(join(work, 'DE-1.pdf'), pdf('devis 1'));
-  const factures = await aj(['archive', 'put', ...[1, 2, 3, 4, 5, 6].map((i) => join(work, `FA-${i}.pdf`)), '--type', 'facture', '--date', '2026-02-15'], { env });
+  const factures = await aj(['archive', 'put', ...[1, 2, 3, 4, 5, 6].map((i) => join(work, `FA-${i}.pdf`)), '--doc-id-from', 'stem', '--type', 'facture', '--date', '2026-02-15'], { env });
   const devis = await aj(['archive', 'put', join(work, 'DE-1.pdf'), '--type', 'devis', '--doc-id', 'DE-1', '--date', '2026-01-05'], { env });
   if (factures.exitCode !== 0 || devis.exitCode !== 0) throw new Error(`setup failed: ${factures.stderr}${devis.stderr}`);
 });
