@@ -5,6 +5,7 @@ import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
+import { PRISMA_APP_MAPPING as MAPPING } from '../helpers/prisma-app.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
 
 /**
@@ -13,29 +14,6 @@ import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
  * DateTime as timestamp(3) holding UTC. After every command, the app's schema is unchanged.
  */
 const COMPANY = 'copie@art-et-jardin.fr';
-const MAPPING = {
-  version: 1,
-  client: {
-    table: 'Client', idKind: 'cuid',
-    columns: { reference: 'reference', type: 'type', nom: 'nom', prenom: 'prenom', raisonSociale: 'raisonSociale', email: 'email', telephone: 'telephone', adresse: 'adresse', codePostal: 'codePostal', ville: 'ville', siret: 'siret', remindersPaused: 'relancesSuspendues', deletedAt: 'deletedAt', createdAt: 'createdAt', updatedAt: 'updatedAt' },
-    labels: { type: { particulier: 'PARTICULIER', professionnel: 'PROFESSIONNEL' } },
-  },
-  chantier: {
-    table: 'Chantier', idKind: 'cuid',
-    columns: { reference: 'reference', clientId: 'clientId', nom: 'nom', adresse: 'adresse', codePostal: 'codePostal', ville: 'ville', statut: 'statut', dateDebut: 'dateDebut', dateFin: 'dateFin', createdAt: 'createdAt', updatedAt: 'updatedAt' },
-    labels: { statut: { prevu: 'PLANIFIE', en_cours: 'EN_COURS', termine: 'TERMINE', annule: 'ANNULE' } },
-  },
-  devis: {
-    table: 'Devis', idKind: 'cuid',
-    columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEnvoi: 'dateEnvoi', dateValidite: 'dateValidite', dateSignature: 'dateSignature', updatedAt: 'updatedAt' },
-    labels: { statut: { brouillon: 'BROUILLON', envoye: 'ENVOYE', signe: 'SIGNE', refuse: 'REFUSE', expire: 'EXPIRE' } },
-  },
-  facture: {
-    table: 'Facture', idKind: 'cuid',
-    columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEcheance: 'dateEcheance', datePaiement: 'datePaiement', updatedAt: 'updatedAt' },
-    labels: { statut: { brouillon: 'BROUILLON', envoyee: 'ENVOYEE', payee: 'PAYEE', annulee: 'ANNULEE' } },
-  },
-};
 
 let db: TestDatabase;
 let smtp: SmtpTestServer;

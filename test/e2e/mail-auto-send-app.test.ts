@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archivePdf } from '../helpers/archived-pdf.js';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
+import { PRISMA_APP_MAPPING as MAPPING } from '../helpers/prisma-app.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
 
 /**
@@ -12,30 +13,6 @@ import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
  * labels, cuid text ids, DateTime as timestamp(3) in UTC, through a mapping file.
  */
 const COMPANY = 'copie@art-et-jardin.fr';
-const MAPPING = {
-  version: 1,
-  client: {
-    table: 'Client', idKind: 'cuid',
-    columns: { reference: 'reference', type: 'type', nom: 'nom', prenom: 'prenom', raisonSociale: 'raisonSociale', email: 'email', telephone: 'telephone', adresse: 'adresse', codePostal: 'codePostal', ville: 'ville', siret: 'siret', remindersPaused: 'relancesSuspendues', deletedAt: 'deletedAt', createdAt: 'createdAt', updatedAt: 'updatedAt' },
-    labels: { type: { particulier: 'PARTICULIER', professionnel: 'PROFESSIONNEL' } },
-  },
-  chantier: {
-    table: 'Chantier', idKind: 'cuid',
-    columns: { reference: 'reference', clientId: 'clientId', nom: 'nom', adresse: 'adresse', codePostal: 'codePostal', ville: 'ville', statut: 'statut', dateDebut: 'dateDebut', dateFin: 'dateFin', createdAt: 'createdAt', updatedAt: 'updatedAt' },
-    labels: { statut: { prevu: 'PLANIFIE', en_cours: 'EN_COURS', termine: 'TERMINE', annule: 'ANNULE' } },
-  },
-  devis: {
-    table: 'Devis', idKind: 'cuid',
-    columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEnvoi: 'dateEnvoi', dateValidite: 'dateValidite', dateSignature: 'dateSignature', updatedAt: 'updatedAt' },
-    labels: { statut: { brouillon: 'BROUILLON', envoye: 'ENVOYE', signe: 'SIGNE', refuse: 'REFUSE', expire: 'EXPIRE' } },
-  },
-  facture: {
-    table: 'Facture', idKind: 'cuid',
-    columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEcheance: 'dateEcheance', datePaiement: 'datePaiement', updatedAt: 'updatedAt' },
-    labels: { statut: { brouillon: 'BROUILLON', envoyee: 'ENVOYEE', payee: 'PAYEE', annulee: 'ANNULEE' } },
-  },
-};
-
 let db: TestDatabase;
 let smtp: SmtpTestServer;
 let env: Record<string, string>;
@@ -58,14 +35,7 @@ const facture = (id: string, numero: string, clientId: string, statut: string, i
     [id, numero, clientId, statut, issuedUtc],
   );
 
-async function archive(type: string, docId: string): Promise<Buffer> {
-  const content = Buffer.concat([Buffer.from(`%PDF-1.7\n% ${type} ${docId}\n`), randomBytes(10_000), Buffer.from('\n%%EOF\n')]);
-  const file = join(scratchDir('auto-send-app-pdf'), `${docId}.pdf`);
-  writeFileSync(file, content);
-  const put = await aj(['archive', 'put', file, '--type', type, '--doc-id', docId, '--json'], { env, cwd: dir });
-  if (put.exitCode !== 0) throw new Error(`archive put failed: ${put.stderr}`);
-  return content;
-}
+const archive = async (type: string, docId: string) => (await archivePdf(env, join(dir, 'archive'), type, docId, dir)).content;
 
 beforeAll(async () => {
   [db, smtp] = await Promise.all([createTestDatabase('auto_send_app'), startSmtpServer()]);

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archivePdf, flipByte } from '../helpers/archived-pdf.js';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
@@ -14,7 +14,6 @@ let db: TestDatabase;
 let smtp: SmtpTestServer;
 let env: Record<string, string>;
 let archiveDir: string;
-const work = scratchDir('auto-send');
 
 const run = (args: string[] = [], extra: Record<string, string> = {}) => aj(['mail', 'auto-send', '--json', ...args], { env: { ...env, ...extra } });
 const summaryOf = (r: { stdout: string }) => JSON.parse(r.stdout);
@@ -28,15 +27,7 @@ const devis = async (numero: string, statut: string, email: string | null = `${n
 const facture = async (numero: string, statut: string) =>
   db.query(`INSERT INTO factures (numero, client_id, statut, montant_ttc) VALUES ($1, $2, $3, 980)`, [numero, await client(`${numero.toLowerCase()}@exemple.fr`), statut]);
 
-/** Archives a PDF for the document under its number; returns the stored file and its bytes. */
-async function archive(type: string, numero: string, extraEnv: Record<string, string> = env): Promise<{ content: Buffer; stored: string }> {
-  const content = Buffer.concat([Buffer.from(`%PDF-1.7\n% ${type} ${numero}\n`), randomBytes(20_000), Buffer.from('\n%%EOF\n')]);
-  const file = join(scratchDir('auto-send-pdf'), `${numero}.pdf`);
-  writeFileSync(file, content);
-  const put = await aj(['archive', 'put', file, '--type', type, '--doc-id', numero, '--json'], { env: extraEnv });
-  if (put.exitCode !== 0) throw new Error(`archive put failed: ${put.stderr}`);
-  return { content, stored: join(archiveDir, JSON.parse(put.stdout).files[0].key) };
-}
+const archive = (type: string, numero: string) => archivePdf(env, archiveDir, type, numero);
 
 /** Messages the client of `numero` received (the company copy is the same message, in the envelope). */
 const received = (numero: string) => smtp.messages.filter((m) => m.to.includes(`${numero.toLowerCase()}@exemple.fr`));
@@ -172,10 +163,7 @@ describe('aj mail auto-send', () => {
     await facture('FA-BAD', 'envoyee');
     await facture('FA-GOOD', 'envoyee');
     await archive('facture', 'FA-GOOD');
-    const good = readFileSync(stored);
-    const bytes = Buffer.from(good);
-    bytes[bytes.length >> 1] ^= 0x01;
-    writeFileSync(stored, bytes);
+    const good = flipByte(stored);
 
     const r = await run([], { ALERT_EMAIL: 'admin@art-et-jardin.fr' });
     expect(r.exitCode, r.stderr).toBe(4);

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archivePdf, flipByte } from '../helpers/archived-pdf.js';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
@@ -22,15 +22,7 @@ async function facture(numero: string): Promise<void> {
   );
 }
 
-async function archive(numero: string): Promise<{ content: Buffer; stored: string }> {
-  const content = Buffer.concat([Buffer.from(`%PDF-1.7\n% facture ${numero}\n`), randomBytes(20_000), Buffer.from('\n%%EOF\n')]);
-  const file = join(scratchDir('reminders-attach-pdf'), `${numero}.pdf`);
-  writeFileSync(file, content);
-  const put = await aj(['archive', 'put', file, '--type', 'facture', '--doc-id', numero, '--json'], { env });
-  if (put.exitCode !== 0) throw new Error(`archive put failed: ${put.stderr}`);
-  return { content, stored: join(archiveDir, JSON.parse(put.stdout).files[0].key) };
-}
-
+const archive = (numero: string) => archivePdf(env, archiveDir, 'facture', numero);
 const received = (numero: string) => smtp.messages.filter((m) => m.to.includes(`${numero.toLowerCase()}@exemple.fr`));
 const run = (extra: Record<string, string> = {}) => aj(['reminders', 'run', '--as-of', AS_OF, '--only', 'invoices', '--json'], { env: { ...env, ...extra } });
 
@@ -54,10 +46,7 @@ describe('invoice reminders with the archived PDF', () => {
     await facture('FA-ABIME');
     const { content } = await archive('FA-PDF');
     const { stored } = await archive('FA-ABIME');
-    const good = readFileSync(stored);
-    const flipped = Buffer.from(good);
-    flipped[flipped.length >> 1] ^= 0x01;
-    writeFileSync(stored, flipped);
+    const good = flipByte(stored);
 
     const r = await run();
     expect(r.exitCode, r.stderr).toBe(4);
