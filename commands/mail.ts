@@ -29,7 +29,7 @@ export function register(program: Command, ctx: Context): void {
   const mail = program
     .command('mail')
     .description('send mail with the company BCC; message history and retries')
-    .addHelpText('after', '\nExamples:\n  aj mail send --document facture:F-2026-031\n  aj mail history --status failed\n  aj mail retry --failed --since 2026-03-01\n  aj mail settle 118 --delivered\n');
+    .addHelpText('after', '\nExamples:\n  aj mail send --document facture:F-2026-031\n  aj mail auto-send --dry-run\n  aj mail history --status failed\n  aj mail retry --failed --since 2026-03-01\n  aj mail settle 118 --delivered\n');
 
   mail
     .command('send')

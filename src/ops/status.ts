@@ -135,7 +135,7 @@ async function healthChecks(ctx: Context, db: Db, now: Date, successes: Map<stri
     detail: `last successful run ${ago(reminders)} (limit ${config.statusRemindersMaxAgeDays} weekdays)`,
   });
 
-  checks.push(await autoSendCheck(db, now, config.autoSendPdfWaitHours));
+  checks.push(config.autoSendEnabled ? await autoSendCheck(db, now, config.autoSendPdfWaitHours) : { name: 'auto-send', ok: true, detail: 'automatic sending disabled (AUTO_SEND_ENABLED=false)' });
   checks.push(await mailCheck(db, now, config.statusFailedMailHours));
   checks.push(await unsettledCheck(db));
   return checks;
