@@ -6,8 +6,8 @@ import { type OpenDelivery, markAbandoned, reminderKey, settleCommand, unsettled
 import { type AjError, OperationError, VerificationError } from '../errors.js';
 import { type BatchItem, sendBatch } from '../mail/bulk.js';
 import type { OutgoingMessage } from '../mail/history.js';
-import { formatEuros } from '../mail/send.js';
-import { renderTemplate } from '../mail/templates.js';
+import { formatEuros } from '../mail/document-vars.js';
+import { type TemplateSet, TemplateVariableError, renderTemplate, templateSet } from '../mail/templates.js';
 import { quoteIdent } from '../business/sql.js';
 import { invoicePdfs } from './attach.js';
 import { businessDate, frenchDate } from './dates.js';
@@ -92,13 +92,21 @@ export async function runReminders(opts: RunOptions, ctx: Context): Promise<RunS
 
     const attach = config.reminderAttachPdf ? await invoicePdfs(ctx, db, sendable, config.mailMaxAttachmentMb) : undefined;
     const items: Array<BatchItem<PlannedReminder>> = [];
+    // The company's templates and details: a broken override or an unset detail stops the run here,
+    // before anything is sent; one document's missing value only skips that document.
+    const templates = templateSet(config);
     for (const r of sendable) {
       const damaged = attach?.damaged.get(r.documentId);
       if (damaged) {
         summary.damaged.push({ documentType: r.documentType, documentId: r.documentId, numero: r.numero, level: r.level, error: damaged });
         continue;
       }
-      const message = await composeReminder(r, config.mailFrom, config.companyBcc);
+      const message = await composeReminder(r, config.mailFrom, config.companyBcc, templates).catch((error: unknown) => {
+        if (!(error instanceof TemplateVariableError)) throw error;
+        summary.skipped.push({ documentType: r.documentType, documentId: r.documentId, numero: r.numero, level: r.level, reason: error.message, action: 'fix-data' });
+        return undefined;
+      });
+      if (!message) continue;
       const pdf = attach?.pdfs.get(r.documentId);
       if (pdf) message.attachments.push(pdf);
       const key = reminderKey(r.documentType, r.documentId, r.level);
@@ -175,17 +183,17 @@ async function expireQuotes(db: Db, b: BusinessSql, asOf: string): Promise<numbe
   return rows.length;
 }
 
-export async function composeReminder(r: PlannedReminder, from: string, companyBcc: string | undefined): Promise<OutgoingMessage> {
+export async function composeReminder(r: PlannedReminder, from: string, companyBcc: string | undefined, templates?: TemplateSet): Promise<OutgoingMessage> {
   const common = { nom: r.clientName, numero: r.numero, montant: formatEuros(r.amount) };
   const rendered =
     r.documentType === 'devis'
-      ? await renderTemplate('devis-relance', { ...common, date_envoi: frenchDate(r.referenceDate), a_validite: r.validUntil !== null, date_validite: r.validUntil ? frenchDate(r.validUntil) : '' })
+      ? await renderTemplate('devis-relance', { ...common, date_envoi: frenchDate(r.referenceDate), a_validite: r.validUntil !== null, date_validite: r.validUntil ? frenchDate(r.validUntil) : '' }, templates)
       : await renderTemplate(r.level === 'relance-1' ? 'facture-relance-1' : 'facture-relance-2', {
           ...common,
           date_echeance: frenchDate(r.referenceDate),
           jours_retard: r.daysLate,
           professionnel: r.clientType === 'professionnel',
-        });
+        }, templates);
   return {
     from,
     // The name comes from the business database: quoted, and stripped of anything that could break a header.

@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { aj } from '../helpers/cli.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
 import { FaultProxy } from '../helpers/s3.js';
 import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
@@ -141,6 +143,26 @@ describe('invoice reminders', () => {
       'F-INVALIDE: client email "pas-une-adresse" is not valid (fix-data)',
       'F-SANS: client has no email address (letter-or-call)',
     ]);
+  });
+});
+
+describe('the company\'s letters', () => {
+  it('uses the template overrides and company details, and skips only the document whose data leaves a variable empty', async () => {
+    const templates = scratchDir('reminder-templates');
+    writeFileSync(join(templates, 'facture-relance-1.txt'), 'Objet: Rappel {{numero}}\n\nBonjour {{nom}}, merci de régler {{montant}}.\n{{entreprise_signature}}\n');
+    const withTemplates = { AJ_TEMPLATES_DIR: templates, COMPANY_SIGNATURE: 'Claire, Art et Jardin' };
+    await facture(await client({ nom: 'Durand' }), 'F-OK', 40);
+    // A client whose name is blank in the app: no letter can greet it, so that one reminder waits.
+    await facture(await client({ nom: ' ' }), 'F-SANS-NOM', 40);
+    const r = await run([], withTemplates);
+    expect(r.exitCode).toBe(1);
+    const summary = summaryOf(r);
+    expect(summary.sent).toBe(1);
+    expect(summary.skipped).toEqual([expect.objectContaining({ numero: 'F-SANS-NOM', action: 'fix-data', reason: expect.stringContaining('nom') })]);
+    const mail = await simpleParser(smtp.messages[0]!.raw);
+    expect(mail.subject).toBe('Rappel F-OK');
+    expect(mail.text).toContain('Bonjour Durand, merci de régler');
+    expect(mail.text).toContain('Claire, Art et Jardin');
   });
 });
 
