@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { Detected } from '../../src/import/detect.js';
 import { wholeFileCheck } from '../../src/import/source.js';
 
-const utf8 = { encoding: 'utf-8' as const, bom: false, delimiter: ';' };
-const cp1252 = { encoding: 'windows-1252' as const, bom: false, delimiter: ';' };
+const utf8: Detected = { encoding: 'utf-8', bom: false, delimiter: ';' };
+const cp1252: Detected = { encoding: 'windows-1252', bom: false, delimiter: ';' };
 
 /** Feeds the chunks through the check, as the import streams them. */
-function feed(chunks: Buffer[], detected = utf8, given = false): void {
+function feed(chunks: Buffer[], detected: Detected = utf8, given = false): void {
   const check = wholeFileCheck(detected, given);
   for (const chunk of chunks) check(chunk);
   check(undefined);
