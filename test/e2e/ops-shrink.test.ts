@@ -14,13 +14,13 @@ beforeAll(async () => {
   // Seven normal nightly backups long past retention, then last night's, a tenth of the size.
   await database.query(
     `INSERT INTO backup_runs (status, database_name, storage_url, object_key, host, pid, started_at, finished_at, size_bytes, total_rows)
-     SELECT 'succeeded', 'aj', $1, 'old-' || i || '.dump', 'h', 1, now() - (60 - i) * interval '1 day', now() - (60 - i) * interval '1 day', 100000 + i, 5000
+     SELECT 'succeeded', current_database(), $1, 'old-' || i || '.dump', 'h', 1, now() - (60 - i) * interval '1 day', now() - (60 - i) * interval '1 day', 100000 + i, 5000
        FROM generate_series(1, 7) i`,
     [storageUrl],
   );
   await database.query(
     `INSERT INTO backup_runs (status, database_name, storage_url, object_key, host, pid, started_at, finished_at, size_bytes, total_rows)
-     VALUES ('succeeded', 'aj', $1, 'small.dump', 'h', 1, now() - interval '1 hour', now() - interval '1 hour', 9000, 400)`,
+     VALUES ('succeeded', current_database(), $1, 'small.dump', 'h', 1, now() - interval '1 hour', now() - interval '1 hour', 9000, 400)`,
     [storageUrl],
   );
 });
