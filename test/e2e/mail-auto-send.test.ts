@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archivePdf, flipByte } from '../helpers/archived-pdf.js';
+import { type MailWorld, archivePdf, flipByte, startMailWorld } from '../helpers/archived-pdf.js';
 import { aj, scratchDir } from '../helpers/cli.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
-import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
+import type { TestDatabase } from '../helpers/pg.js';
+import type { SmtpTestServer } from '../helpers/smtp.js';
 
 // aj mail auto-send (FEAT-052) on aj's standalone tables: baseline, each (document, status) once,
 // a PDF that is not archived yet, a damaged one, two runs at once.
@@ -32,18 +32,14 @@ const archive = (type: string, numero: string) => archivePdf(env, archiveDir, ty
 /** Messages the client of `numero` received (the company copy is the same message, in the envelope). */
 const received = (numero: string) => smtp.messages.filter((m) => m.to.includes(`${numero.toLowerCase()}@exemple.fr`));
 
+let world: MailWorld;
+
 beforeAll(async () => {
-  [db, smtp] = await Promise.all([createTestDatabase('auto_send'), startSmtpServer()]);
-  const dataDir = scratchDir('auto-send-data');
-  archiveDir = join(dataDir, 'archive');
-  env = { DATABASE_URL: db.url, SMTP_URL: smtp.url, COMPANY_BCC_EMAIL: COMPANY, AJ_DATA_DIR: dataDir, ARCHIVE_BUCKET: `file://${archiveDir}` };
-  const migrate = await aj(['db', 'migrate'], { env });
-  if (migrate.exitCode !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+  world = await startMailWorld('auto_send');
+  ({ db, smtp, env, archiveDir } = world);
 });
 
-afterAll(async () => {
-  await Promise.all([db?.drop(), smtp?.stop()]);
-});
+afterAll(async () => world?.stop());
 
 describe('aj mail auto-send', () => {
   it('first run takes a baseline: what is already sent, signed or issued is recorded, not mailed; --since includes the recent ones', async () => {

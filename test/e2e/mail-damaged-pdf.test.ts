@@ -3,9 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MailWorld, startMailWorld } from '../helpers/archived-pdf.js';
 import { aj, scratchDir } from '../helpers/cli.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
-import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
+import type { TestDatabase } from '../helpers/pg.js';
+import type { SmtpTestServer } from '../helpers/smtp.js';
 
 // Scenario 6 of issue 13: an archived PDF with one flipped byte is never attached.
 let db: TestDatabase;
@@ -37,18 +38,14 @@ const deliveriesFor = async (numero: string) =>
   (await db.query(`SELECT status FROM deliveries WHERE document_id IN (SELECT id::text FROM factures WHERE numero = $1) ORDER BY id`, [numero])).map((d) => d.status);
 const rowsFor = (numero: string) => db.query(`SELECT id, status, attachments FROM email_messages WHERE document_id IN (SELECT id::text FROM factures WHERE numero = $1) ORDER BY id`, [numero]);
 
+let world: MailWorld;
+
 beforeAll(async () => {
-  [db, smtp] = await Promise.all([createTestDatabase('mail_damaged'), startSmtpServer()]);
-  const dataDir = scratchDir('mail-damaged-data');
-  archiveDir = join(dataDir, 'archive');
-  env = { DATABASE_URL: db.url, SMTP_URL: smtp.url, COMPANY_BCC_EMAIL: 'copie@art-et-jardin.fr', AJ_DATA_DIR: dataDir, ARCHIVE_BUCKET: `file://${archiveDir}` };
-  const migrate = await aj(['db', 'migrate'], { env });
-  if (migrate.exitCode !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+  world = await startMailWorld('mail_damaged');
+  ({ db, smtp, env, archiveDir } = world);
 });
 
-afterAll(async () => {
-  await Promise.all([db?.drop(), smtp?.stop()]);
-});
+afterAll(async () => world?.stop());
 
 describe('mail with an archived PDF that is damaged in storage', () => {
   it('mail send --document refuses it: exit 4, nothing sent, nothing recorded as sent', async () => {

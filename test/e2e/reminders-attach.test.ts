@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archivePdf, flipByte } from '../helpers/archived-pdf.js';
+import { type MailWorld, archivePdf, flipByte, startMailWorld } from '../helpers/archived-pdf.js';
 import { aj, scratchDir } from '../helpers/cli.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
-import { type SmtpTestServer, startSmtpServer } from '../helpers/smtp.js';
+import type { TestDatabase } from '../helpers/pg.js';
+import type { SmtpTestServer } from '../helpers/smtp.js';
 
 // Invoice reminders attach the invoice's archived PDF when there is one, read through the checked read.
 const AS_OF = '2026-06-15';
@@ -26,18 +26,14 @@ const archive = (numero: string) => archivePdf(env, archiveDir, 'facture', numer
 const received = (numero: string) => smtp.messages.filter((m) => m.to.includes(`${numero.toLowerCase()}@exemple.fr`));
 const run = (extra: Record<string, string> = {}) => aj(['reminders', 'run', '--as-of', AS_OF, '--only', 'invoices', '--json'], { env: { ...env, ...extra } });
 
+let world: MailWorld;
+
 beforeAll(async () => {
-  [db, smtp] = await Promise.all([createTestDatabase('reminders_attach'), startSmtpServer()]);
-  const dataDir = scratchDir('reminders-attach-data');
-  archiveDir = join(dataDir, 'archive');
-  env = { DATABASE_URL: db.url, SMTP_URL: smtp.url, COMPANY_BCC_EMAIL: 'copie@art-et-jardin.fr', AJ_DATA_DIR: dataDir, ARCHIVE_BUCKET: `file://${archiveDir}` };
-  const migrate = await aj(['db', 'migrate'], { env });
-  if (migrate.exitCode !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+  world = await startMailWorld('reminders_attach');
+  ({ db, smtp, env, archiveDir } = world);
 });
 
-afterAll(async () => {
-  await Promise.all([db?.drop(), smtp?.stop()]);
-});
+afterAll(async () => world?.stop());
 
 describe('invoice reminders with the archived PDF', () => {
   it('attach the intact PDF byte for byte, go without one when none is archived, and stop (exit 4) at a damaged one until it is restored', async () => {

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { aj, scratchDir } from './cli.js';
+import { type TestDatabase, createTestDatabase } from './pg.js';
+import { type SmtpTestServer, startSmtpServer } from './smtp.js';
 
 /**
  * A PDF-like file archived with `aj archive put` under `docId` (a document's number or id), into
@@ -24,4 +26,24 @@ export function flipByte(path: string): Buffer {
   bytes[bytes.length >> 1] ^= 0x01;
   writeFileSync(path, bytes);
   return good;
+}
+
+export interface MailWorld {
+  db: TestDatabase;
+  smtp: SmtpTestServer;
+  /** aj's settings: the database, the SMTP server, the company BCC and a local archive. */
+  env: Record<string, string>;
+  archiveDir: string;
+  stop(): Promise<void>;
+}
+
+/** What mail tests with archived PDFs start from: a database migrated by aj, a real SMTP server, a local archive. */
+export async function startMailWorld(label: string): Promise<MailWorld> {
+  const [db, smtp] = await Promise.all([createTestDatabase(label), startSmtpServer()]);
+  const dataDir = scratchDir(`${label}-data`);
+  const archiveDir = join(dataDir, 'archive');
+  const env = { DATABASE_URL: db.url, SMTP_URL: smtp.url, COMPANY_BCC_EMAIL: 'copie@art-et-jardin.fr', AJ_DATA_DIR: dataDir, ARCHIVE_BUCKET: `file://${archiveDir}` };
+  const migrate = await aj(['db', 'migrate'], { env });
+  if (migrate.exitCode !== 0) throw new Error(`migrate failed: ${migrate.stderr}`);
+  return { db, smtp, env, archiveDir, stop: async () => void (await Promise.all([db.drop(), smtp.stop()])) };
 }
