@@ -18,7 +18,9 @@ const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(p
   doctor: { summary: 'check config, database, tools, storage and mail', load: () => import('../commands/doctor.js') },
 };
 
-/** Runs aj with argv and returns the exit code; never calls process.exit itself. */
+const STOP_DEADLINE_MS = 10_000;
+
+/** Runs aj with argv and returns the exit code; calls process.exit only when a stop signal is not obeyed in time. */
 export async function run(argv: string[], ctx = new Context()): Promise<number> {
   const { Command, CommanderError } = await import('commander');
   let ops: typeof import('./ops/job-runs.js') | undefined;
@@ -77,6 +79,12 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     if (ctx.signal.aborted) process.exit(ExitCode.interrupted);
     ctx.io.stderr.write(`\naj: ${signal} received, stopping cleanly (again to force)\n`);
     ctx.abort.abort(new InterruptedError(signal));
+    // Whatever a peer does (a server that stops answering mid-request), the command ends within 10 s.
+    // The database releases the job lock with the session, and the next run closes the history row.
+    setTimeout(() => {
+      ctx.io.stderr.write(`aj: still not stopped 10 s after ${signal}: exiting now (the next run closes what this one left open)\n`);
+      process.exit(ExitCode.interrupted);
+    }, STOP_DEADLINE_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aj, scratchDir } from '../helpers/cli.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/pg.js';
+import { startSmtpServer } from '../helpers/smtp.js';
 
 /**
  * What a database restart or failover does to a running job: its sessions are terminated. Here the
@@ -49,5 +50,26 @@ describe('a job whose lock session is terminated', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ inserted: 300_000 });
     expect(await db.query(`SELECT count(*)::int AS n FROM import_runs WHERE status = 'running'`)).toEqual([{ n: 0 }]);
     expect(await db.query(`SELECT status FROM job_runs WHERE job = 'import' ORDER BY id`)).toEqual([{ status: 'failed' }, { status: 'succeeded' }]);
+  });
+});
+
+describe('a command whose peer stops answering', () => {
+  it('ends within 10 s of SIGTERM (exit 130), whatever the SMTP server does', async () => {
+    const smtp = await startSmtpServer();
+    try {
+      smtp.fault = 'stall';
+      const sending = aj(['mail', 'send', '--to', 'client@exemple.fr', '--subject', 'Planning', '--text', 'Bonjour'], { env: { ...env, SMTP_URL: smtp.url }, forceKillAfterDelay: false });
+      for (let i = 0; i < 100 && smtp.messages.length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      const signalled = Date.now();
+      sending.kill('SIGTERM');
+      const r = await sending;
+      expect(r.exitCode).toBe(130);
+      expect(Date.now() - signalled).toBeLessThan(12_000);
+      expect(r.stderr).toContain('SIGTERM received');
+      expect(r.stderr).toContain('still not stopped 10 s after SIGTERM: exiting now');
+    } finally {
+      smtp.fault = undefined;
+      await smtp.stop();
+    }
   });
 });
