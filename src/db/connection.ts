@@ -61,6 +61,8 @@ export function withDatabase(target: PgTarget, database: string): PgTarget {
   return { ...target, database };
 }
 
+const LOCK_TIMEOUT = '60s';
+
 /**
  * node-postgres client options for a target. `searchPath` is set at connection start, after any
  * `options` of the URL, so that it wins over a search_path given there.
@@ -79,7 +81,9 @@ export function pgClientConfig(target: PgTarget, { applicationName = 'aj', searc
     ssl,
     application_name: applicationName,
     connectionTimeoutMillis: Number(target.params.connect_timeout ?? 10) * 1000,
-    options: [target.params.options, searchPath && `-c search_path=${searchPath}`].filter(Boolean).join(' ') || undefined,
+    // On aj's own sessions a lock wait has a deadline: a row the web app keeps locked, or a stuck
+    // session, fails the statement in one clear line instead of holding a cron job forever.
+    options: [target.params.options, searchPath && `-c search_path=${searchPath} -c lock_timeout=${LOCK_TIMEOUT}`].filter(Boolean).join(' ') || undefined,
   };
 }
 

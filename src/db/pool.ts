@@ -130,6 +130,9 @@ export function explainPgError(error: unknown, target: PgTarget): Error {
   if (e.code === '57P01' || e.code === '57P02' || e.code === '57P03' || e.message === 'Connection terminated unexpectedly') {
     return new DatabaseUnreachableError(`lost the connection to PostgreSQL at ${where} (${e.message})`, 'the server restarted or the session was ended; run the command again once it is back', { cause: error });
   }
+  if (e.code === '55P03') {
+    return new OperationError(`waited over 60 s for a lock on ${where}: ${e.message}`, 'another session holds it (the web app, another aj, a stuck transaction: see pg_stat_activity); run again later', { cause: error });
+  }
   if (e.message?.includes('timeout exceeded when trying to connect') || e.message?.includes('Connection terminated due to connection timeout')) {
     return new DatabaseUnreachableError(`timed out connecting to PostgreSQL at ${where}`, 'check DATABASE_URL and the network', { cause: error });
   }

@@ -53,7 +53,8 @@ describe('pgClientConfig', () => {
   it("sets aj's search_path, never Prisma's schema, and turns sslmode into TLS options", () => {
     const config = pgClientConfig(parseDatabaseUrl(PRISMA_URL), { searchPath: 'aj' });
     expect(config).toMatchObject({ host: 'db.internal', port: 6543, database: 'artetjardin', user: 'app', password: 'p@ss:w\\ord' });
-    expect(config.options).toBe('-c search_path=aj');
+    // A lock wait on aj's own sessions has a deadline.
+    expect(config.options).toBe('-c search_path=aj -c lock_timeout=60s');
     expect(pgClientConfig(parseDatabaseUrl(PRISMA_URL)).options).toBeUndefined();
     expect(config.ssl).toEqual({ rejectUnauthorized: false });
     expect(pgClientConfig(parseDatabaseUrl('postgresql://u@h/d?sslmode=verify-full')).ssl).toEqual({ rejectUnauthorized: true });
@@ -62,8 +63,14 @@ describe('pgClientConfig', () => {
 
   it("keeps the URL's own options, with aj's search_path after them so that it wins", () => {
     const target = parseDatabaseUrl('postgresql://u@h/d?options=-c%20statement_timeout%3D5000%20-c%20search_path%3Dpublic');
-    expect(pgClientConfig(target, { searchPath: 'aj' }).options).toBe('-c statement_timeout=5000 -c search_path=public -c search_path=aj');
+    expect(pgClientConfig(target, { searchPath: 'aj' }).options).toBe('-c statement_timeout=5000 -c search_path=public -c search_path=aj -c lock_timeout=60s');
     expect(pgClientConfig(target).options).toBe('-c statement_timeout=5000 -c search_path=public');
+  });
+
+  it('explains a lock wait past the deadline in one line', async () => {
+    const { explainPgError } = await import('../../src/db/pool.js');
+    const error = explainPgError(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }), parseDatabaseUrl(PRISMA_URL));
+    expect(error.message).toBe('waited over 60 s for a lock on db.internal:6543/artetjardin: canceling statement due to lock timeout');
   });
 
   it('points at another database on the same server', () => {
