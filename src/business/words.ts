@@ -1,3 +1,4 @@
+import { fold } from '../text.js';
 import type { EntityName } from './mapping.js';
 
 /**
@@ -5,11 +6,6 @@ import type { EntityName } from './mapping.js';
  * so `date_echeance`, `dateEcheance` and `DateÉchéance` are one word. Each list is in order of
  * preference: the first word a table offers wins (`montantTTC` before a bare `montant`).
  */
-
-/** Lower case, accents stripped, separators (`_`, spaces, `-`) removed. */
-export function fold(name: string): string {
-  return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]/g, '');
-}
 
 /** Index of the first word of `words` that `name` folds to, or -1. */
 export function wordRank(words: readonly string[], name: string): number {

@@ -1,3 +1,4 @@
+import { fold } from '../text.js';
 /**
  * Cell parsers for what Excel and other software write in French files. Each returns the
  * value to store, or throws a FieldProblem whose message says why and how to fix it.
@@ -78,11 +79,6 @@ export function date(value: string): string {
     throw new FieldProblem('not a calendar date (dates are read day first: dd/mm/yyyy)');
   }
   return `${y}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
-}
-
-/** Letters only, lower case, accents removed: how headers and enumerations are compared. */
-export function fold(value: string): string {
-  return value.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
 const CLIENT_TYPES: Record<string, 'particulier' | 'professionnel'> = {

@@ -1,6 +1,6 @@
 import { UsageError, VerificationError } from '../errors.js';
 import { ENTITIES, type Entity, FIELDS, REQUIRED_COLUMNS, fieldNames } from './entities.js';
-import { fold } from './fields.js';
+import { fold } from '../text.js';
 
 export interface ColumnMapping {
   /** For each column of the file, the field it fills, or undefined when ignored. */

@@ -3,7 +3,8 @@ import type { ColumnInfo, TableInfo } from '../../src/business/catalog.js';
 import { checkMapping } from '../../src/business/check.js';
 import { proposeMapping } from '../../src/business/detect.js';
 import type { BusinessMapping } from '../../src/business/mapping.js';
-import { fold, matchLabels } from '../../src/business/words.js';
+import { matchLabels } from '../../src/business/words.js';
+import { fold } from '../../src/text.js';
 
 /** A column as the catalog reader describes it; `int4!` is NOT NULL, `+` has a default. */
 function col(name: string, spec: string, allowed?: string[]): ColumnInfo {
