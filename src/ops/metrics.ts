@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { Db } from '../db/pool.js';
 import { JOBS } from './jobs.js';
 
@@ -67,9 +67,7 @@ export function renderMetrics(metrics: Metric[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Temp file in the same directory, then rename: the collector never reads half a file. */
+/** Atomically: the collector never reads half a file. */
 export async function writeMetricsFile(db: Db, path: string): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, renderMetrics(await collectMetrics(db)), { mode: 0o644 });
-  await rename(temp, path);
+  await writeFileAtomic(path, renderMetrics(await collectMetrics(db)), 0o644);
 }

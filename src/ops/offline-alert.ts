@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import { scrubSecrets } from '../config/redact.js';
 import type { Context } from '../context.js';
 import { describeError } from '../errors.js';
@@ -68,10 +69,7 @@ async function readState(file: string): Promise<Record<string, string>> {
   }
 }
 
-/** Written whole then renamed: two failing cron runs never leave half a file. */
 async function writeState(file: string, state: Record<string, string>): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(temporary, file);
+  await writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, 0o600);
 }
