@@ -60,6 +60,8 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
       if (globals.metricsFile) ctx.flags.metricsFile = globals.metricsFile;
       // Cron-able commands get a job_runs row, closed after the action (src/ops/job-runs.ts).
       ops = await import('./ops/job-runs.js');
+      // A job whose lock session dies stops as on SIGTERM (registered here, off the path of --help).
+      (await import('./db/job-lock.js')).setLockLossHandler((error) => ctx.abort.abort(error));
       jobCommand = ops.commandPath(action);
       jobRun = await ops.startJobRun(ctx, jobCommand);
     });
@@ -88,8 +90,6 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const { setLockLossHandler } = await import('./db/job-lock.js');
-  setLockLossHandler((error) => ctx.abort.abort(error));
   // What stopped the command when it was stopped from outside: a signal, or its lock session lost.
   const stopReason = () => (ctx.signal.aborted && ctx.signal.reason instanceof AjError ? ctx.signal.reason : undefined);
   let exitCode: number;
