@@ -79,17 +79,10 @@ export type FaultMode =
   /** Accept connections and read requests, never answer (a paused server, a black-holed network). */
   | { kind: 'stall' };
 
-/**
- * A loopback TCP proxy in front of the S3 server that misbehaves on cue, so tests can
- * see what aj does when storage dies mid-upload, errors out, or corrupts data.
- */
-export class FaultProxy {
-  mode: FaultMode = { kind: 'pass' };
-  private server = net.createServer((socket) => this.handle(socket));
-  private sockets = new Set<net.Socket>();
+/** A server of the tests' own on a free loopback port, in front of the S3 server. */
+abstract class LoopbackServer {
   port = 0;
-
-  constructor(private readonly upstreamPort: number) {}
+  protected abstract server: net.Server;
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -99,6 +92,20 @@ export class FaultProxy {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as net.AddressInfo).port;
     return this;
+  }
+}
+
+/**
+ * A loopback TCP proxy in front of the S3 server that misbehaves on cue, so tests can
+ * see what aj does when storage dies mid-upload, errors out, or corrupts data.
+ */
+export class FaultProxy extends LoopbackServer {
+  mode: FaultMode = { kind: 'pass' };
+  protected server = net.createServer((socket) => this.handle(socket));
+  private sockets = new Set<net.Socket>();
+
+  constructor(private readonly upstreamPort: number) {
+    super();
   }
 
   async stop(): Promise<void> {
@@ -192,22 +199,13 @@ export interface SeenRequest {
  * An HTTP proxy in front of the S3 server that plays a bucket's settings the test server lacks:
  * Object Lock's checksum requirement, versioning and retention answers, refusals AWS would send.
  */
-export class S3Gate {
+export class S3Gate extends LoopbackServer {
   rules: GateRules = {};
   readonly seen: SeenRequest[] = [];
-  private server = http.createServer((req, res) => this.handle(req, res));
-  port = 0;
+  protected server = http.createServer((req, res) => this.handle(req, res));
 
-  constructor(private readonly upstreamPort: number) {}
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this;
+  constructor(private readonly upstreamPort: number) {
+    super();
   }
 
   async stop(): Promise<void> {
