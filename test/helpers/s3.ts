@@ -5,6 +5,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { createS3Client } from '../../src/storage/s3.js';
 
 export interface S3Server {
   endpoint: string;
@@ -257,4 +261,18 @@ export class S3Gate extends LoopbackServer {
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   }
+}
+
+const openClients: S3Client[] = [];
+
+/** An S3 client as aj configures it for the test server at `endpoint`, these settings on top; closed by closeS3Clients(). */
+export function s3ClientFor(endpoint: string, settings: Record<string, string> = {}): { client: S3Client; config: Config } {
+  const config = loadConfig({ env: { ...s3Env(endpoint, 'aj-test'), ...settings }, envFile: join(tmpdir(), 'aj-no-such.env') }).config;
+  const client = createS3Client(config);
+  openClients.push(client);
+  return { client, config };
+}
+
+export function closeS3Clients(): void {
+  for (const client of openClients.splice(0)) client.destroy();
 }

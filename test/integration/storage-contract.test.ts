@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { OperationError, VerificationError } from '../../src/errors.js';
 import { FsStore } from '../../src/storage/fs.js';
 import { sha256Of } from '../../src/storage/hashing.js';
-import { S3Store, createS3Client } from '../../src/storage/s3.js';
+import { S3Store } from '../../src/storage/s3.js';
 import { type ObjectStore, SHA256_METADATA } from '../../src/storage/store.js';
-import { FaultProxy, type S3Server, s3Env, startS3Server } from '../helpers/s3.js';
+import { FaultProxy, type S3Server, closeS3Clients, s3ClientFor, startS3Server } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -38,21 +37,16 @@ function generated(size: number): { stream: Readable; sha256: () => string } {
 }
 
 let s3: S3Server;
-const clients: S3Client[] = [];
 const dirs: string[] = [];
 
-function s3Client(endpoint: string): S3Client {
-  const client = createS3Client(loadConfig({ env: s3Env(endpoint, 'aj-test'), envFile: join(tmpdir(), 'aj-no-such.env') }).config);
-  clients.push(client);
-  return client;
-}
+const s3Client = (endpoint: string): S3Client => s3ClientFor(endpoint).client;
 
 beforeAll(async () => {
   s3 = await startS3Server();
 });
 
 afterAll(async () => {
-  for (const client of clients) client.destroy();
+  closeS3Clients();
   await s3?.stop();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });

@@ -5,26 +5,21 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { CreateMultipartUploadCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { ConfigError, OperationError } from '../../src/errors.js';
 import { FsStore } from '../../src/storage/fs.js';
 import { sha256Of } from '../../src/storage/hashing.js';
-import { S3Store, createS3Client } from '../../src/storage/s3.js';
-import { FaultProxy, S3Gate, type S3Server, s3Env, startS3Server } from '../helpers/s3.js';
+import { S3Store } from '../../src/storage/s3.js';
+import { FaultProxy, S3Gate, type S3Server, closeS3Clients, s3ClientFor, startS3Server } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let s3: S3Server;
-const clients: S3Client[] = [];
 const dirs: string[] = [];
 
 /** A store as aj opens it, with these settings on top of the test server's. */
 function storeAt(endpoint: string, settings: Record<string, string> = {}, signal?: AbortSignal): S3Store {
-  const env = { ...s3Env(endpoint, 'aj-test'), ...settings };
-  const config = loadConfig({ env, envFile: join(tmpdir(), 'aj-no-such.env') }).config;
-  const client = createS3Client(config);
-  clients.push(client);
+  const { client, config } = s3ClientFor(endpoint, settings);
   return new S3Store(client, 'aj-test', 'faults', { region: config.s3Region, checksum: config.s3Checksum, signal });
 }
 
@@ -33,7 +28,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const client of clients) client.destroy();
+  closeS3Clients();
   await s3?.stop();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
@@ -173,9 +168,7 @@ describe('S3 errors name the cause and the fix', () => {
     expect(refused).toBeInstanceOf(ConfigError);
     expect((refused as ConfigError).hint).toMatch(/S3_ACCESS_KEY_ID/);
     gate.rules = {};
-    const config = loadConfig({ env: s3Env(gate.endpoint, 'aj-test'), envFile: join(tmpdir(), 'aj-no-such.env') }).config;
-    const client = createS3Client(config);
-    clients.push(client);
+    const { client } = s3ClientFor(gate.endpoint);
     const missing = await new S3Store(client, 'aj-nowhere', '').put('x', Buffer.from('x')).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(ConfigError);
     expect((missing as Error).message).toBe('bucket aj-nowhere does not exist');
@@ -185,7 +178,7 @@ describe('S3 errors name the cause and the fix', () => {
 describe('unfinished writes can be listed and removed', () => {
   it('S3: multipart uploads under a prefix, never another prefix', async () => {
     const store = storeAt(s3.endpoint);
-    const client = clients.at(-1)!;
+    const { client } = s3ClientFor(s3.endpoint);
     const mine = await client.send(new CreateMultipartUploadCommand({ Bucket: 'aj-test', Key: 'faults/db1/2026/12/02/db1-x.dump' }));
     await client.send(new CreateMultipartUploadCommand({ Bucket: 'aj-test', Key: 'faults/db10/2026/12/02/db10-x.dump' }));
     const partials = await store.listPartials('db1/');

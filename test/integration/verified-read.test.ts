@@ -6,13 +6,12 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import { VerificationError } from '../../src/errors.js';
 import { FsStore } from '../../src/storage/fs.js';
-import { S3Store, createS3Client } from '../../src/storage/s3.js';
+import { S3Store } from '../../src/storage/s3.js';
 import { ObjectNotFoundError, type ObjectStore } from '../../src/storage/store.js';
 import { DamagedObjectError, openVerified, readVerified, verifyStored } from '../../src/storage/verified.js';
-import { FaultProxy, type S3Server, s3Env, startS3Server } from '../helpers/s3.js';
+import { FaultProxy, type S3Server, closeS3Clients, s3ClientFor, startS3Server } from '../helpers/s3.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const recordedOf = (data: Buffer) => ({ size: data.length, sha256: sha256(data) });
@@ -23,14 +22,9 @@ const flipped = (data: Buffer, at: number) => {
 };
 
 let s3: S3Server;
-const clients: S3Client[] = [];
 const dirs: string[] = [];
 
-function s3Client(endpoint: string): S3Client {
-  const client = createS3Client(loadConfig({ env: s3Env(endpoint, 'aj-test'), envFile: join(tmpdir(), 'aj-no-such.env') }).config);
-  clients.push(client);
-  return client;
-}
+const s3Client = (endpoint: string): S3Client => s3ClientFor(endpoint).client;
 
 async function scratch(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'aj-verified-'));
@@ -44,7 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const client of clients) client.destroy();
+  closeS3Clients();
   await s3?.stop();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
