@@ -16,10 +16,28 @@ const STATE_FILE = 'offline-alerts.json';
  * and the webhook, its cooldown kept in a small file in AJ_DATA_DIR. Never throws.
  */
 export async function alertWithoutDatabase(ctx: Context, job: JobSpec, error: unknown): Promise<void> {
+  await alertOffline(ctx, {
+    key: `database:${job.name}`,
+    job: job.name,
+    subject: `aj ${job.command} failed on ${hostname()}: its database is unreachable`,
+    lines: [
+      describeError(error),
+      'The job history and the usual alerts live in that database; this alert was sent without it.',
+      '',
+      'Investigate: pg_isready, then aj doctor',
+    ],
+  });
+}
+
+/**
+ * An alert sent straight to SMTP and the webhook, its cooldown kept in a file in AJ_DATA_DIR: for
+ * what must not or cannot use the database (a database down, `aj wal push` run by PostgreSQL). Never throws.
+ */
+export async function alertOffline(ctx: Context, alert: { key: string; job?: string; subject: string; lines: string[] }): Promise<void> {
   try {
     const config = ctx.config();
     if (!config.alertEmail && !config.alertWebhookUrl) return;
-    const key = `database:${job.name}`;
+    const { key } = alert;
     const now = ctx.clock();
     const file = join(config.dataDir, STATE_FILE);
     const state = await readState(file);
@@ -32,13 +50,8 @@ export async function alertWithoutDatabase(ctx: Context, job: JobSpec, error: un
 
     const scrub = (text: string) => scrubSecrets(text, config);
     const host = hostname();
-    const subject = `aj ${job.command} failed on ${host}: its database is unreachable`;
-    const lines = [
-      scrub(describeError(error)),
-      'The job history and the usual alerts live in that database; this alert was sent without it.',
-      '',
-      'Investigate: pg_isready, then aj doctor',
-    ];
+    const subject = scrub(alert.subject);
+    const lines = alert.lines.map(scrub);
     const channels: string[] = [];
     if (config.alertEmail) {
       const { renderTemplate, templateSet } = await import('../mail/templates.js');
@@ -51,7 +64,7 @@ export async function alertWithoutDatabase(ctx: Context, job: JobSpec, error: un
         .then(() => channels.push(`email to ${config.alertEmail}`), (failure: unknown) => ctx.io.warn(`alert email not sent: ${scrub(describeError(failure))}`));
     }
     if (config.alertWebhookUrl) {
-      await postWebhook(config.alertWebhookUrl, { source: 'aj', key, job: job.name, host, subject, lines, time: now.toISOString() })
+      await postWebhook(config.alertWebhookUrl, { source: 'aj', key, job: alert.job ?? null, host, subject, lines, time: now.toISOString() })
         .then(() => channels.push('webhook'), (failure: unknown) => ctx.io.warn(`alert webhook failed: ${scrub(describeError(failure))} (check ALERT_WEBHOOK_URL)`));
     }
     if (channels.length > 0) ctx.io.notice(`alert sent without the database (${channels.join(', ')}): ${subject}`);
