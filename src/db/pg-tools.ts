@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { OperationError } from '../errors.js';
 
-export type PgTool = 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql';
+export type PgTool = 'pg_dump' | 'pg_dumpall' | 'pg_restore' | 'psql' | 'pg_basebackup';
 
 /**
  * Where a PostgreSQL client tool lives. pg_dump refuses servers newer than itself, so with
