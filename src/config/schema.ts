@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { JOBS, jobNamed } from '../ops/jobs.js';
+import { parseCron } from '../ops/schedule.js';
 import { DEFAULT_COMPANY_NAME, bic, iban, multiline, siret } from './company.js';
 
 /**
@@ -52,6 +54,31 @@ const percent = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return n;
 });
 
+/** `backup=0 2 * * *; reminders=off`: each job's cron line, checked here so a typo fails at start. */
+const jobSchedules = z.string().optional().transform((v, ctx) => {
+  const schedules = new Map<string, string | null>();
+  for (const entry of (v ?? '').split(';').map((e) => e.trim()).filter(Boolean)) {
+    const [job = '', ...rest] = entry.split('=');
+    const expression = rest.join('=').trim();
+    if (!jobNamed(job.trim())) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `unknown job "${job.trim()}" (known: ${JOBS.map((j) => j.name).join(', ')})` });
+      return z.NEVER;
+    }
+    if (expression === 'off') {
+      schedules.set(job.trim(), null);
+      continue;
+    }
+    try {
+      parseCron(expression);
+    } catch (error) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
+      return z.NEVER;
+    }
+    schedules.set(job.trim(), expression);
+  }
+  return schedules;
+});
+
 const docTypeList = z.union([z.string(), z.array(z.string())]).transform((v, ctx) => {
   const types = (Array.isArray(v) ? v : v.split(',')).map((t) => t.trim()).filter(Boolean);
   const bad = types.filter((t) => !/^[a-z][a-z0-9_-]{0,39}$/.test(t));
@@ -95,6 +122,10 @@ export const settings = {
   backupAgeRecipient: { env: ['BACKUP_AGE_RECIPIENT'], schema: z.string().trim().regex(/^age1[0-9a-z]+$/, 'expected an age public key (age1...)').optional(), doc: 'Encrypt backups to this age public key.' },
   backupAgeIdentityFile: { env: ['BACKUP_AGE_IDENTITY_FILE'], schema: optionalText, doc: 'age identity file used to decrypt on restore/verify.' },
   backupShrinkAlert: { env: ['BACKUP_SHRINK_ALERT'], schema: percent.default(50), doc: 'Flag a backup smaller (size or rows) than this % of the median of the 7 before it; retention pauses until `aj backup ack`. 0: off.' },
+  walPushParallel: { env: ['WAL_PUSH_PARALLEL'], schema: wholeNumber(0, 16).default(3), doc: 'When archiving falls behind, `aj wal push` also uploads up to this many of the oldest other WAL files waiting (.ready), in parallel. 0: only the one asked for.' },
+  walCompressLevel: { env: ['WAL_COMPRESS_LEVEL'], schema: wholeNumber(1, 9).default(1), doc: 'gzip level of archived WAL files (1 fastest; higher saves little on WAL and costs CPU on every 16 MB segment).' },
+  walArchiving: { env: ['WAL_ARCHIVING'], schema: z.enum(['optional', 'required']).default('optional'), doc: '`required`: `aj doctor` fails and `aj status` is unhealthy when PostgreSQL does not archive its WAL through aj; `optional`: doctor only warns.' },
+  walMaxAgeMinutes: { env: ['WAL_MAX_AGE_MINUTES'], schema: wholeNumber(1).default(15), doc: '`aj status` is unhealthy when archive_mode is on and the last archived WAL file is older than this, or the last archiving attempt failed.' },
   pgBinDir: { env: ['PG_BIN_DIR'], schema: optionalText, doc: 'Directory of pg_dump/pg_restore/psql; default: the newest in /usr/lib/postgresql/*/bin, else PATH.' },
 
   archiveDocTypes: { env: ['ARCHIVE_DOC_TYPES'], schema: docTypeList.default('devis,facture,avoir,bon-de-commande,bon-de-livraison,contrat,plan'), doc: 'Document types `archive put` and `archive sync` accept; anything else is refused as a typo, with a suggestion.' },
@@ -145,6 +176,7 @@ export const settings = {
   statusVerifyMaxAgeDays: { env: ['STATUS_VERIFY_MAX_AGE_DAYS'], schema: wholeNumber(1).default(8), doc: '...without a successful backup verification or restore drill in this many days.' },
   statusRemindersMaxAgeDays: { env: ['STATUS_REMINDERS_MAX_AGE_DAYS'], schema: wholeNumber(1).default(2), doc: '...when reminders have not run in this many weekdays.' },
   statusFailedMailHours: { env: ['STATUS_FAILED_MAIL_HOURS'], schema: wholeNumber(1).default(24), doc: '...when an email failed (and was not re-sent) in this many hours.' },
+  jobSchedules: { env: ['AJ_SCHEDULES'], schema: jobSchedules, doc: 'When the scheduled jobs run, for `aj status` "next expected": `job=cron fields` separated by `;`, overriding crontab.example\'s times (`backup=30 1 * * *; reminders=off`).' },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof settings;
