@@ -14,6 +14,7 @@ const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(p
   schema: { summary: "map the web app's business tables: detect a mapping, check it", load: () => import('../commands/schema.js') },
   db: { summary: 'database migrations', load: () => import('../commands/db.js') },
   config: { summary: 'show the effective configuration (secrets redacted)', load: () => import('../commands/config.js') },
+  wal: { summary: "PostgreSQL's archive_command and restore_command: continuous WAL archiving (aj wal push, aj wal fetch)", load: () => import('../commands/wal.js') },
   status: { summary: 'health of the scheduled jobs: last runs, backups, archive, reminders, mail', load: () => import('../commands/status.js') },
   doctor: { summary: 'check config, database, tools, storage and mail', load: () => import('../commands/doctor.js') },
 };
