@@ -54,7 +54,7 @@ Exit status: 0 healthy (or the test alert sent), 1 unhealthy, 3 configuration er
           { header: 'last run', value: (j) => formatTime(j.lastStarted) },
           { header: 'outcome', value: (j) => paintOutcome(ctx, j.outcome) + (j.exitCode && j.outcome !== 'interrupted' ? ` (exit ${j.exitCode})` : '') },
           { header: 'age', value: (j) => (j.ageHours === null ? '' : `${j.ageHours} h`) },
-          { header: 'next expected', value: (j) => (j.nextExpected ? formatTime(j.nextExpected) : j.lastStarted ? 'on demand' : '') },
+          { header: 'next expected', value: (j) => (j.nextExpected ? formatTime(j.nextExpected) + (j.nextExpected < report.checkedAt ? ' (missed)' : '') : 'on demand') },
           { header: 'summary', value: (j) => j.error ?? j.summary },
         ]);
         ctx.io.out('');
@@ -64,7 +64,6 @@ Exit status: 0 healthy (or the test alert sent), 1 unhealthy, 3 configuration er
           { header: 'detail', value: (c) => c.detail },
         ]);
       }
-      for (const name of report.alerted) ctx.io.notice(`alert sent for ${name}`);
       const failing = report.checks.filter((c) => !c.ok);
       if (failing.length > 0) throw new OperationError(`unhealthy: ${failing.map((c) => c.name).join(', ')}`, 'see the detail column, or aj status --json');
     });

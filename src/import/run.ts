@@ -105,8 +105,8 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
     const status = outcome.ok ? 'succeeded' : 'invalid';
     const invalid = problems.invalidRows;
     await db.query(
-      `UPDATE import_runs SET status = $2, file_sha256 = $3, rows_read = $4, inserted = $5, updated = $6, skipped = $7, invalid = $8, finished_at = now() WHERE id = $1`,
-      [runId, status, sha256, rowsRead, counts.inserted, counts.updated, counts.skipped + counts.unchanged, invalid],
+      `UPDATE import_runs SET status = $2, file_sha256 = $3, rows_read = $4, inserted = $5, updated = $6, skipped = $7, invalid = $8, unchanged = $9, finished_at = now() WHERE id = $1`,
+      [runId, status, sha256, rowsRead, counts.inserted, counts.updated, counts.skipped, invalid, counts.unchanged],
     );
     const previous = await db.one<{ id: number; finished_at: Date }>(
       `SELECT id, finished_at FROM import_runs WHERE file_sha256 = $1 AND entity = $2 AND status = 'succeeded' AND NOT dry_run AND id <> $3 ORDER BY id DESC LIMIT 1`,

@@ -36,9 +36,9 @@ export async function summarise(db: Db, job: string, runId: number): Promise<str
       return d && d.sent + d.failed + d.unknown > 0 ? `${d.sent} document(s) sent, ${d.failed} failed${d.unknown > 0 ? `, ${d.unknown} unknown (aj mail settle)` : ''}` : null;
     }
     case 'import': {
-      const i = await db.one<{ entity: string; file_name: string; inserted: number; updated: number; skipped: number; invalid: number; status: string }>(
-        `SELECT entity, file_name, inserted, updated, skipped, invalid, status FROM import_runs WHERE started_at >= ${since} ORDER BY id DESC LIMIT 1`, [runId]);
-      return i ? `${i.entity} from ${i.file_name}: ${i.status}, ${i.inserted} inserted, ${i.updated} updated, ${i.skipped} skipped, ${i.invalid} invalid` : null;
+      const i = await db.one<{ entity: string; file_name: string; inserted: number; updated: number; skipped: number; unchanged: number; invalid: number; status: string }>(
+        `SELECT entity, file_name, inserted, updated, unchanged, skipped, invalid, status FROM import_runs WHERE started_at >= ${since} ORDER BY id DESC LIMIT 1`, [runId]);
+      return i ? `${i.entity} from ${i.file_name}: ${i.status}, ${i.inserted} inserted, ${i.updated} updated, ${i.unchanged} unchanged, ${i.skipped} skipped, ${i.invalid} invalid` : null;
     }
     case 'mail-retry': {
       const m = await db.one<{ sent: number; failed: number }>(

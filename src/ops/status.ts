@@ -84,7 +84,7 @@ export async function buildStatus(ctx: Context): Promise<StatusReport> {
       exitCode: run?.exit_code ?? null,
       ageHours: run ? round1((now.getTime() - run.started_at.getTime()) / 3_600_000) : null,
       lastSuccess,
-      nextExpected: nextExpectedRun(job, run?.started_at, config.timezone) ?? null,
+      nextExpected: nextExpectedRun(job, run?.started_at, now, config.timezone, config.jobSchedules) ?? null,
       summary: run?.summary ?? null,
       error: run?.error ?? null,
     };

@@ -49,8 +49,8 @@ describe('job schedule', () => {
   it('expects weekday jobs on the next weekday and counts only weekday hours', () => {
     const friday = new Date('2026-11-27T07:30:00Z');
     const reminders = jobForCommand('reminders run')!;
-    expect(nextExpectedRun(reminders, friday, 'Europe/Paris')?.toISOString()).toBe('2026-11-30T07:30:00.000Z');
-    expect(nextExpectedRun(jobForCommand('import csv')!, friday, 'Europe/Paris')).toBeUndefined();
+    expect(nextExpectedRun(reminders, friday, friday, 'Europe/Paris')?.toISOString()).toBe('2026-11-30T07:30:00.000Z');
+    expect(nextExpectedRun(jobForCommand('import csv')!, friday, friday, 'Europe/Paris')).toBeUndefined();
     const monday = new Date('2026-11-30T07:30:00Z');
     expect(weekdayHoursBetween(friday, monday, 'Europe/Paris')).toBe(24);
   });
