@@ -17,9 +17,11 @@ export function register(program: Command, ctx: Context): void {
     .description('stream pg_dump to storage with a manifest and checksums, then apply retention')
     .option('--no-retention', 'keep every old backup this time')
     .option('--wait', 'wait for a running backup to finish instead of exiting 75')
+    .option('--physical', 'a base backup of the whole cluster (pg_basebackup) for point-in-time recovery, instead of a pg_dump')
     .option('--json', 'print the history record as JSON')
-    .addHelpText('after', `\nExamples:\n  aj backup run\n  aj backup run --json | jq .sha256\n  BACKUP_ENABLED=false aj backup run   # no-op, exit 0\n${EXIT_STATUS}`)
-    .action(async (opts: { retention: boolean; wait?: boolean; json?: boolean }) => {
+    .addHelpText('after', `\nExamples:\n  aj backup run\n  aj backup run --json | jq .sha256\n  aj backup run --physical        # base backup; with \`aj wal push\` as archive_command: restore to any moment since\n  BACKUP_ENABLED=false aj backup run   # no-op, exit 0\n${EXIT_STATUS}`)
+    .action(async (opts: { retention: boolean; wait?: boolean; json?: boolean; physical?: boolean }) => {
+      if (opts.physical) return runPhysical(ctx, opts);
       const { runBackup } = await import('../src/backup/run.js');
       const progress = ctx.io.progress('backing up');
       const started = Date.now();
@@ -192,4 +194,24 @@ ${EXIT_STATUS}`)
       if (opts.json) ctx.io.json({ acknowledged: acknowledged.id, size: acknowledged.size, rows: acknowledged.rows, medianSize: acknowledged.medianSize, medianRows: acknowledged.medianRows });
       else ctx.io.out(`backup ${acknowledged.id} acknowledged (${formatBytes(acknowledged.size)}, median was ${formatBytes(acknowledged.medianSize)}): retention resumes`);
     });
+}
+
+async function runPhysical(ctx: Context, opts: { retention: boolean; wait?: boolean; json?: boolean }): Promise<void> {
+  const { runPhysicalBackup } = await import('../src/backup/physical/basebackup.js');
+  const progress = ctx.io.progress('base backup');
+  const result = await runPhysicalBackup(ctx, { retention: opts.retention, wait: Boolean(opts.wait), onProgress: (bytes) => progress.update(formatBytes(bytes)) }).finally(() => progress.done());
+  if (result.disabled) {
+    ctx.io.notice('backups disabled (BACKUP_ENABLED=false)');
+    ctx.skipped = 'BACKUP_ENABLED is false';
+    if (opts.json) ctx.io.json({ disabled: true });
+    return;
+  }
+  if (result.interruptedClosed > 0) ctx.io.warn(`${result.interruptedClosed} earlier base backup(s) had been interrupted; marked failed`);
+  const { record, prune } = result;
+  if (opts.json) return ctx.io.json({ kind: 'physical', ...record, manifest: result.manifest, pruned: prune?.removed.map((r) => r.id).concat(prune.physical?.removed.map((r) => r.id) ?? []) ?? [], walDeleted: prune?.physical?.walDeleted ?? 0 });
+  ctx.io.out(`base backup ${record.id} succeeded: ${record.storage_url}/${record.object_key} (${formatBytes(record.size_bytes)}, timeline ${record.timeline}, ${record.start_lsn} to ${record.stop_lsn}, sha256 ${record.sha256!.slice(0, 12)}, ${formatDuration(record.duration_ms)}); restorable to any moment from ${formatTime(record.finished_at)} while the WAL archive holds what follows`);
+  if (prune?.paused) ctx.io.warn(`retention paused: ${prune.paused}`);
+  const removed = [...prune?.removed ?? [], ...prune?.physical?.removed ?? []];
+  if (removed.length > 0) ctx.io.notice(`retention removed ${removed.length} old backup(s): ${removed.map((r) => r.id).join(', ')}`);
+  if (prune?.physical?.walDeleted) ctx.io.notice(`retention removed ${prune.physical.walDeleted} WAL file(s) older than the oldest base backup kept`);
 }

@@ -4,6 +4,7 @@ import type { Db } from '../db/pool.js';
 import { retentionEffect } from '../storage/protection.js';
 import type { ObjectStore } from '../storage/store.js';
 import { type BackupRecord, markDeleted } from './history.js';
+import { type PhysicalPruneResult, prunePhysical } from './physical/retention.js';
 import { type RetentionPlan, planRetention } from './retention.js';
 
 export interface PruneResult {
@@ -14,6 +15,8 @@ export interface PruneResult {
   paused?: string;
   /** What deleting does on this bucket, when it keeps versions (versioning, Object Lock). */
   note?: string;
+  /** Base backups and WAL (only when this storage holds base backups). */
+  physical?: PhysicalPruneResult;
 }
 
 /** Applies retention: objects are deleted first, then their history rows marked `deleted` (never removed). */
@@ -33,9 +36,14 @@ export async function pruneBackups(ctx: Context, db: Db, store: ObjectStore, opt
     await store.deleteMany(keys);
     await markDeleted(db, plan.remove.map((r) => r.id));
   }
-  const protection = plan.remove.length > 0 ? await store.protection?.().catch(() => undefined) : undefined;
+  const physical = await prunePhysical(ctx, db, store, options);
+  const deletes = plan.remove.length + physical.removed.length + physical.walDeleted;
+  const protection = deletes > 0 ? await store.protection?.().catch(() => undefined) : undefined;
   const note = protection && protection.versioning !== 'off' ? retentionEffect(protection) : undefined;
-  return { dryRun: options.dryRun, removed: plan.remove, kept: plan.keep.map((k) => ({ id: k.record.id, reason: k.reason })), ...(note ? { note } : {}) };
+  return {
+    dryRun: options.dryRun, removed: plan.remove, kept: plan.keep.map((k) => ({ id: k.record.id, reason: k.reason })), ...(note ? { note } : {}),
+    ...(physical.removed.length + physical.kept.length > 0 ? { physical } : {}),
+  };
 }
 
 /** `aj backup prune`: under the backup lock, shows the plan, confirms a real deletion, applies it. */
@@ -45,9 +53,12 @@ export async function runPrune(ctx: Context, options: { dryRun: boolean; yes: bo
   try {
     const store = await ctx.store('backup');
     const plan = await pruneBackups(ctx, db, store, { dryRun: true });
-    if (options.dryRun || plan.removed.length === 0) return plan;
-    const details = plan.removed.map((r) => `  backup ${r.id}  ${r.started_at.toISOString()}  ${r.object_key}`);
-    await ctx.io.confirm(`Delete these ${plan.removed.length} backup(s) from ${store.url}`, { yes: options.yes, details });
+    const physical = plan.physical ?? { removed: [], walDeleted: 0 };
+    const count = plan.removed.length + physical.removed.length;
+    if (options.dryRun || count + physical.walDeleted === 0) return plan;
+    const details = [...plan.removed, ...physical.removed].map((r) => `  backup ${r.id}  ${r.started_at.toISOString()}  ${r.object_key}`);
+    if (physical.walDeleted > 0) details.push(`  ${physical.walDeleted} WAL file(s) older than the oldest base backup kept`);
+    await ctx.io.confirm(`Delete these ${count} backup(s) from ${store.url}`, { yes: options.yes, details });
     return await pruneBackups(ctx, db, store, { dryRun: false });
   } finally {
     await lock.release();
