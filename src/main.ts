@@ -5,7 +5,7 @@ import { AjError, ExitCode, InterruptedError, describeError, exitCodeOf } from '
 import { version } from './version.js';
 
 /** Command groups, loaded only when invoked so `aj --help` stays fast. */
-const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(program: Command, ctx: Context): void }> }> = {
+export const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(program: Command, ctx: Context): void }> }> = {
   backup: { summary: 'back up the database to storage; list, restore and verify backups', load: () => import('../commands/backup.js') },
   archive: { summary: 'archive quote and invoice PDFs, never overwritten; verify them', load: () => import('../commands/archive.js') },
   mail: { summary: 'send mail with the company BCC; message history and retries', load: () => import('../commands/mail.js') },
@@ -17,6 +17,7 @@ const GROUPS: Record<string, { summary: string; load: () => Promise<{ register(p
   wal: { summary: "PostgreSQL's archive_command and restore_command: continuous WAL archiving (aj wal push, aj wal fetch)", load: () => import('../commands/wal.js') },
   status: { summary: 'health of the scheduled jobs: last runs, backups, archive, reminders, mail', load: () => import('../commands/status.js') },
   doctor: { summary: 'check config, database, tools, storage and mail', load: () => import('../commands/doctor.js') },
+  completion: { summary: 'print a shell completion script (bash, zsh, fish)', load: () => import('../commands/completion.js') },
 };
 
 const STOP_DEADLINE_MS = 10_000;
@@ -140,7 +141,10 @@ function reportError(ctx: Context, error: unknown): void {
 function oneLine(message: string): string {
   const text = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
   const versionAfterCommand = /unknown option '(--version|-V)'/.test(text);
-  return versionAfterCommand ? `${text} (--version is aj's own: \`aj --version\`; for a document version, --doc-version)` : `${text} (see --help)`;
+  if (versionAfterCommand) return `${text} (--version is aj's own: \`aj --version\`; for a document version, --doc-version)`;
+  // commander's "(Did you mean run?)" becomes part of the one line, before the pointer to --help.
+  const suggestion = /\s*\(Did you mean (.+?)\?\)$/.exec(text);
+  return suggestion ? `${text.slice(0, suggestion.index)}: did you mean ${suggestion[1]}? (see --help)` : `${text} (see --help)`;
 }
 
 /** `-V`/`--version` among aj's own options, before any command. */

@@ -46,7 +46,7 @@ describe('aj, usage', () => {
     [['config', 'show', '--frobnicate'], "aj: unknown option '--frobnicate' (see --help)"],
     [['db', 'migrate', '--yes-please'], "aj: unknown option '--yes-please' (see --help)"],
     [['--config'], "aj: option '--config <path>' argument missing (see --help)"],
-    [['backup', 'rn'], "aj: unknown command 'rn' (Did you mean run?) (see --help)"],
+    [['backup', 'rn'], "aj: unknown command 'rn': did you mean run? (see --help)"],
     [['archive', 'get', 'devis', 'DE-2026-0007', '--version', '1'], "aj: unknown option '--version' (--version is aj's own: `aj --version`; for a document version, --doc-version)"],
     [['backup', 'verify', '-V'], "aj: unknown option '-V' (--version is aj's own: `aj --version`; for a document version, --doc-version)"],
   ])('exits 2 for %j with one line on stderr and nothing on stdout', async (args, line) => {
