@@ -59,7 +59,9 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]) as SettingName;
-      return `${sourceNames[name] ?? settings[name]?.env[0] ?? name}: ${issue.message}`;
+      // zod's own wording ("Invalid enum value. Expected 'a' | 'b'") becomes aj's: what is allowed, what was given.
+      const message = issue.code === 'invalid_enum_value' ? `expected one of ${issue.options.join(', ')}, got "${String(issue.received)}"` : issue.message;
+      return `${sourceNames[name] ?? settings[name]?.env[0] ?? name}: ${message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, 'fix these values in the environment, .env or the config file');
   }

@@ -30,7 +30,7 @@ const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a whole number from ${min} to ${max}, got "${v}"` });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}, got "${v}"` });
       return z.NEVER;
     }
     return n;

@@ -45,6 +45,12 @@ describe('config precedence', () => {
     expect(origins.backupKeepMin).toBe('default');
   });
 
+  it('names what a bad value should be, in aj\'s words', () => {
+    const load = (env: Record<string, string>) => () => loadConfig({ env, envFile: '/nonexistent/.env' });
+    expect(load({ S3_FORCE_PATH_STYLE: 'yes' })).toThrow('S3_FORCE_PATH_STYLE: expected one of auto, true, false, got "yes"');
+    expect(load({ BACKUP_RETENTION_DAYS: '0' })).toThrow('BACKUP_RETENTION_DAYS: expected a whole number of at least 1, got "0"');
+  });
+
   it('has working defaults with an empty environment', () => {
     const { config } = loadConfig({ env: { HOME: '/home/jardin' }, envFile: join(scratch(), '.env') });
     expect(config).toMatchObject({
