@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -62,15 +63,10 @@ export async function fetchWal(ctx: Context, options: FetchOptions): Promise<Fet
     : await store.get(info.key, { signal: options.signal });
   const hashing = new HashingStream();
   try {
-    const file = await open(temporary, 'wx', 0o600);
-    try {
-      const plain = identity ? await (await import('../backup/encryption.js')).decryptWith(identity, source) : source;
-      await pipeline(plain, createGunzip(), hashing, file.createWriteStream({ autoClose: false }), { signal: options.signal });
-      if (identity) await finished(source);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
+    const plain = identity ? await (await import('../backup/encryption.js')).decryptWith(identity, source) : source;
+    await pipeline(plain, createGunzip(), hashing, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
+    if (identity) await finished(source);
+    await fsyncFile(temporary);
     if (hashing.bytes !== original.size || hashing.sha256 !== original.sha256) {
       throw new VerificationError(
         `WAL file ${name} from ${store.url}/${info.key} is damaged: ${hashing.bytes !== original.size ? `${hashing.bytes} bytes instead of ${original.size}` : 'its SHA-256 differs from the one recorded'}; not restored`,
@@ -105,4 +101,14 @@ function damageOf(source: Readable, error: unknown, name: string, where: string)
     return new VerificationError(`WAL file ${name} from ${where} cannot be read back: ${(error as Error).message}; not restored`, 'recovery cannot go past this file: restore it from another copy of the archive, or check the identity');
   }
   return error;
+}
+
+/** On disk before the rename: a crash right after must not leave PostgreSQL a named but empty file. */
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
