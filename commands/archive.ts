@@ -180,11 +180,12 @@ Examples:
     .argument('<type>', 'document type')
     .argument('<doc-id>', 'document id')
     .option('--doc-version <n>', 'this version (default: the newest); not --version, which is aj\'s own', wholeNumber('--doc-version', 1_000_000))
-    .option('-o, --output <file>', 'write to this file (default: stdout)')
+    .option('-o, --output <file>', 'write to this file, or into this directory under its archived name (default: stdout)')
     .option('--force', 'replace an existing output file')
     .addHelpText('after', `
 Examples:
   aj archive get facture FA-2026-0042 -o FA-2026-0042.pdf
+  aj archive get facture FA-2026-0042 -o ~/Documents/       # ~/Documents/<archived file name>
   aj archive get devis DE-2026-0007 --doc-version 1 > DE-2026-0007-v1.pdf
 
 Exit status: 0 written and intact, 4 the stored object does not match its checksum (no file is left),
@@ -193,6 +194,6 @@ Exit status: 0 written and intact, 4 the stored object does not match its checks
     .action(async (type: string, docId: string, opts: { docVersion?: number; output?: string; force?: boolean }) => {
       const { runArchiveGet } = await import('../src/archive/retrieve.js');
       const doc = await runArchiveGet({ type, docId, version: opts.docVersion, output: opts.output, force: opts.force }, ctx);
-      if (opts.output) ctx.io.notice(`wrote ${opts.output} (${doc.docType} ${doc.docId} version ${doc.version}, ${formatBytes(doc.size)}, SHA-256 verified)`);
+      if (doc.writtenTo) ctx.io.notice(`wrote ${doc.writtenTo} (${doc.docType} ${doc.docId} version ${doc.version}, ${formatBytes(doc.size)}, SHA-256 verified)`);
     });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -41,15 +41,25 @@ export interface ArchiveGetOptions {
  * is written under a temporary name and renamed only once it matched, so a corrupt copy never
  * takes the real name.
  */
-export async function runArchiveGet(opts: ArchiveGetOptions, ctx: Context): Promise<ArchivedDocument> {
+const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
+/** The document written, and the file it went to (under a directory given as -o, its archived name). */
+export async function runArchiveGet(opts: ArchiveGetOptions, ctx: Context): Promise<ArchivedDocument & { writtenTo?: string }> {
   const type = checkDocType(opts.type);
   const docId = checkDocId(opts.docId);
   if (opts.output === undefined && ctx.io.stdoutIsTTY) throw new UsageError('refusing to write a document to the terminal', 'pass -o FILE or redirect stdout');
-  if (opts.output !== undefined && existsSync(opts.output) && !opts.force) throw new UsageError(`${opts.output} already exists`, 'pass --force to replace it');
+  if (opts.output !== undefined && !isDirectory(opts.output) && existsSync(opts.output) && !opts.force) throw new UsageError(`${opts.output} already exists`, 'pass --force to replace it');
   const doc = await findVersion(await ctx.db(), type, docId, opts.version);
   if (!doc) {
     const which = opts.version === undefined ? '' : ` version ${opts.version}`;
     throw new OperationError(`no archived ${type} ${docId}${which}`, `see \`aj archive list --type ${type} --doc-id ${docId}\``);
+  }
+  // -o DIR: the document goes into the directory under its archived file name.
+  if (opts.output !== undefined && isDirectory(opts.output)) {
+    const output = join(opts.output, doc.filename);
+    if (isDirectory(output)) throw new UsageError(`${output} is a directory`, 'pass -o with a file name');
+    if (existsSync(output) && !opts.force) throw new UsageError(`${output} already exists`, 'pass --force to replace it');
+    opts = { ...opts, output };
   }
   const store = await ctx.store('archive');
   if (doc.storageUrl !== store.url) {
@@ -75,5 +85,5 @@ export async function runArchiveGet(opts: ArchiveGetOptions, ctx: Context): Prom
     await rm(partial, { force: true });
     throw error;
   }
-  return doc;
+  return { ...doc, writtenTo: opts.output };
 }

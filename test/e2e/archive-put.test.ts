@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,19 @@ describe('aj archive put', () => {
     const latest = await aj(['archive', 'get', 'facture', 'FA-2026-0042'], { env, encoding: 'buffer', stripFinalNewline: false });
     expect(latest.exitCode).toBe(0);
     expect(Buffer.from(latest.stdout as unknown as Uint8Array)).toEqual(v2);
+
+    // -o DIR: into the directory under the archived file name; again only with --force.
+    const folder = mkdtempSync(join(work, 'out-'));
+    const into = await aj(['archive', 'get', 'facture', 'FA-2026-0042', '-o', folder], { env });
+    expect(into.exitCode, into.stderr).toBe(0);
+    const written = join(folder, rows[1]!.filename);
+    expect(readFileSync(written)).toEqual(v2);
+    expect(into.stderr).toContain(`wrote ${written} (facture FA-2026-0042 version 2`);
+    const twice = await aj(['archive', 'get', 'facture', 'FA-2026-0042', '-o', folder], { env });
+    expect(twice.exitCode).toBe(2);
+    expect(twice.stderr.trim()).toBe(`aj: ${written} already exists (pass --force to replace it)`);
+    const forced = await aj(['archive', 'get', 'facture', 'FA-2026-0042', '-o', folder, '--force'], { env });
+    expect(forced.exitCode, forced.stderr).toBe(0);
   });
 
   it('refuses ids and types that escape the layout, and non-PDFs, before uploading anything', async () => {
