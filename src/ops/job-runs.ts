@@ -111,6 +111,8 @@ export function commandPath(action: { name(): string; parent: { name(): string; 
 export async function afterCommand(ctx: Context, run: JobRun | undefined, exitCode: number, error: unknown, command?: string): Promise<void> {
   if (run) await finishJobRun(ctx, run, exitCode, error);
   else await alertIfDatabaseDown(ctx, command, error);
+  // PostgreSQL runs these once per WAL file, during recovery too: no connection, no metrics refresh.
+  if (command === 'wal push' || command === 'wal fetch') return;
   let path: string | undefined;
   try {
     path = ctx.config().metricsFile;
