@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import type { Context } from '../src/context.js';
-import { VerificationError } from '../src/errors.js';
+import { UsageError, VerificationError } from '../src/errors.js';
 import { formatBytes, formatDuration, formatTime, renderTable } from '../src/render.js';
+import { groupHelp } from './shared/help.js';
 import { isoDate, positiveInteger } from './shared/parse.js';
 
 const EXIT_STATUS = `
@@ -10,7 +11,7 @@ Exit status: 0 ok, 1 failed, 2 usage error, 3 configuration error, 4 verificatio
 `;
 
 export function register(program: Command, ctx: Context): void {
-  const backup = program.command('backup').description('back up the database to storage; list, restore and verify backups');
+  const backup = program.command('backup').description('back up the database to storage; list, restore and verify backups').addHelpText('after', groupHelp(['aj backup run', 'aj backup list', 'aj backup restore latest --target-url postgresql://localhost/drill --create --verify', 'aj backup verify latest']));
 
   backup
     .command('run')
@@ -103,9 +104,19 @@ export function register(program: Command, ctx: Context): void {
     .option('--verify', 'compare row counts of every table with the manifest; exit 4 on any difference')
     .option('--identity <file>', 'age identity file for encrypted backups (default: BACKUP_AGE_IDENTITY_FILE)')
     .option('--database <name>', "with latest-in-storage: whose newest backup to restore, when several databases share the prefix (default: DATABASE_URL's database)")
+    .option('--physical', 'restore a base backup (aj backup run --physical) into a data directory, recovering to --to-time, --to-lsn or --to-latest')
+    .option('--target-dir <dir>', 'with --physical: an empty or new data directory to restore into')
+    .option('--to-time <time>', 'with --physical: recover up to this moment: "2026-06-01 17:05 Europe/Paris", an ISO time with offset, or a local time in AJ_TIMEZONE')
+    .option('--to-lsn <lsn>', 'with --physical: recover up to this WAL position (0/3000148)')
+    .option('--to-latest', 'with --physical: recover all the archived WAL (the default)')
+    .option('--wal-env-file <file>', "with --physical: env file the restored server's restore_command (aj wal fetch) reads (default: this run's --env-file)")
+    .option('--drill', 'with --physical: restore into a scratch directory, start a throwaway server on loopback, count every table of every database, remove it; exit 4 unless proven')
+    .option('--expect-counts <file>', 'with --drill: JSON {"<database>": {"<schema.table>": rows}}; any difference is exit 4')
+    .option('--timeout <seconds>', 'with --drill: give up waiting for recovery after this long', positiveInteger, 600)
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n  aj backup restore latest-in-storage --database shop --target-url postgresql://localhost/shop2 --create   # another database under the prefix\n\nOver production (--force), aj's own schema (AJ_DB_SCHEMA) is left as it is: aj's history stays true.\nInto another database, everything in the dump is restored, aj's schema included.\nNon-interactive usage: restoring over production needs --force --yes.\n${EXIT_STATUS}`)
-    .action(async (ref: string, opts: { targetUrl?: string; force?: boolean; yes?: boolean; create?: boolean; clean?: boolean; jobs: number; withOwner?: boolean; withGlobals?: boolean; verify?: boolean; identity?: string; database?: string; json?: boolean }) => {
+    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n  aj backup restore latest-in-storage --database shop --target-url postgresql://localhost/shop2 --create   # another database under the prefix\n  aj backup restore latest --physical --target-dir /var/lib/postgresql/15/restored --to-time "2026-06-01 17:05 Europe/Paris"\n  aj backup restore 42 --physical --target-dir /srv/pg-restored --to-lsn 0/3000148 --wal-env-file /etc/aj/aj.env\n  aj backup restore latest --physical --drill --expect-counts counts.json --json   # weekly proof of point-in-time recovery\n\nOver production (--force), aj's own schema (AJ_DB_SCHEMA) is left as it is: aj's history stays true.\nInto another database, everything in the dump is restored, aj's schema included.\nNon-interactive usage: restoring over production needs --force --yes.\nWith --physical, --force empties a --target-dir that is not empty (never one a running server uses).\n${EXIT_STATUS}  With --drill: 0 only when the restored server reached the target and every table was read\n  (and matched --expect-counts); 4 otherwise.\n`)
+    .action(async (ref: string, opts: RestoreFlags) => {
+      if (opts.physical || opts.drill || opts.targetDir || opts.toTime || opts.toLsn || opts.toLatest) return restorePhysicalCommand(ctx, ref, opts);
       const { restoreBackup, assertVerified } = await import('../src/backup/restore.js');
       const progress = ctx.io.progress('downloading');
       const result = await restoreBackup(ctx, {
@@ -214,4 +225,40 @@ async function runPhysical(ctx: Context, opts: { retention: boolean; wait?: bool
   const removed = [...prune?.removed ?? [], ...prune?.physical?.removed ?? []];
   if (removed.length > 0) ctx.io.notice(`retention removed ${removed.length} old backup(s): ${removed.map((r) => r.id).join(', ')}`);
   if (prune?.physical?.walDeleted) ctx.io.notice(`retention removed ${prune.physical.walDeleted} WAL file(s) older than the oldest base backup kept`);
+}
+
+interface RestoreFlags {
+  targetUrl?: string; force?: boolean; yes?: boolean; create?: boolean; clean?: boolean; jobs: number; withOwner?: boolean; withGlobals?: boolean;
+  verify?: boolean; identity?: string; database?: string; json?: boolean; physical?: boolean; targetDir?: string; toTime?: string; toLsn?: string;
+  toLatest?: boolean; walEnvFile?: string; drill?: boolean; expectCounts?: string; timeout: number;
+}
+
+async function restorePhysicalCommand(ctx: Context, ref: string, opts: RestoreFlags): Promise<void> {
+  if (!opts.physical) throw new UsageError('--target-dir, --to-time, --to-lsn, --to-latest and --drill restore a base backup', 'add --physical');
+  const { parseTargetTime, parseLsn } = await import('../src/backup/physical/target.js');
+  if ([opts.toTime, opts.toLsn, opts.toLatest].filter(Boolean).length > 1) throw new UsageError('--to-time, --to-lsn and --to-latest exclude each other', 'give one of them');
+  for (const [flag, given] of [['--target-url', opts.targetUrl], ['--create', opts.create], ['--clean', opts.clean], ['--with-globals', opts.withGlobals], ['--verify', opts.verify], ['--database', opts.database]] as const) {
+    if (given) throw new UsageError(`${flag} is for dumps, not for --physical`, 'a base backup restores the whole cluster into --target-dir');
+  }
+  const target = opts.toTime
+    ? { kind: 'time' as const, at: parseTargetTime(opts.toTime, ctx.config().timezone) }
+    : opts.toLsn ? { kind: 'lsn' as const, lsn: parseLsn(opts.toLsn) } : { kind: 'latest' as const };
+  const progress = ctx.io.progress('downloading');
+  const onProgress = (bytes: number) => progress.update(formatBytes(bytes));
+  if (opts.drill) {
+    if (opts.targetDir) throw new UsageError('--drill restores into a scratch directory of its own', 'leave out --target-dir');
+    const { runPhysicalDrill } = await import('../src/backup/physical/drill.js');
+    const { renderDrill } = await import('../src/backup/physical/render.js');
+    const drill = await runPhysicalDrill(ctx, { ref, target, walEnvFile: opts.walEnvFile, identityFile: opts.identity, expectCounts: opts.expectCounts, timeoutSeconds: opts.timeout, onProgress }).finally(() => progress.done());
+    return renderDrill(ctx, drill, Boolean(opts.json));
+  }
+  if (!opts.targetDir) throw new UsageError('--physical needs --target-dir DIR (or --drill)', 'give an empty or new directory for the restored cluster');
+  const { restorePhysical } = await import('../src/backup/physical/restore.js');
+  const result = await restorePhysical(ctx, { ref, targetDir: opts.targetDir, force: Boolean(opts.force), target, walEnvFile: opts.walEnvFile, identityFile: opts.identity, onProgress }).finally(() => progress.done());
+  if (opts.json) return ctx.io.json(result);
+  const goal = result.target.kind === 'time' ? `${formatTime(result.target.value)} (${result.target.value})` : result.target.kind === 'lsn' ? `WAL position ${result.target.value}` : 'the end of the archived WAL';
+  ctx.io.out(`base backup ${result.backupId} restored into ${result.targetDir}${result.filesVerified ? ' (pg_verifybackup: every file as backed up)' : ''}; on start it recovers up to ${goal}, then promotes`);
+  ctx.io.out('start it with:');
+  for (const line of result.next) ctx.io.out(`  ${line}`);
+  ctx.io.out("it keeps the source's archive_command: unless it replaces the source server, set archive_mode = off in its postgresql.auto.conf first");
 }
