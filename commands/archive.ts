@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { Context } from '../src/context.js';
 import { OperationError, VerificationError } from '../src/errors.js';
 import { formatBytes, formatTime, renderTable } from '../src/render.js';
+import { groupHelp } from './shared/help.js';
 
 const wholeNumber = (flag: string, max: number, min = 1) => (value: string) => {
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
@@ -16,7 +17,7 @@ export function register(program: Command, ctx: Context): void {
     .addHelpText('after', `
 Objects are stored as {type}/{yyyy}/{mm}/{doc-id}/{filename} in ARCHIVE_BUCKET; a changed document
 becomes a new version under .../{doc-id}/v{N}/, and the older versions stay.
-`);
+${groupHelp(['aj archive put FA-2026-0042.pdf --type facture --doc-id FA-2026-0042', 'aj archive sync --from /srv/art-et-jardin/storage/pdf', 'aj archive verify --deep', 'aj archive get facture FA-2026-0042 -o ~/Documents/'])}`);
 
   archive
     .command('put')
@@ -157,6 +158,8 @@ some checks, 75 another verify is running.
 Examples:
   aj archive list --type facture --since 2026-01-01
   aj archive list --doc-id FA-2026-0042 --json
+
+Exit status: 0 listed (none found included), 2 bad flags, 1 the database failed.
 `)
     .action(async (opts: { type?: string; docId?: string; since?: string; limit?: number; json?: boolean }) => {
       const { runArchiveList } = await import('../src/archive/retrieve.js');

@@ -3,9 +3,10 @@ import { redactConfig } from '../src/config/redact.js';
 import { settings, type SettingName } from '../src/config/schema.js';
 import type { Context } from '../src/context.js';
 import { renderTable } from '../src/render.js';
+import { groupHelp } from './shared/help.js';
 
 export function register(program: Command, ctx: Context): void {
-  const config = program.command('config').description('show the effective configuration (secrets redacted)');
+  const config = program.command('config').description('show the effective configuration (secrets redacted)').addHelpText('after', groupHelp(['aj config show', 'aj --env-file /etc/aj/aj.env config show --json']));
   config
     .command('show')
     .description('print every setting, its value and where it came from; secrets are masked')

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { Context } from '../src/context.js';
 import { renderTable } from '../src/render.js';
+import { groupHelp } from './shared/help.js';
 
 export function register(program: Command, ctx: Context): void {
-  const db = program.command('db').description('database migrations');
+  const db = program.command('db').description("aj's own schema: apply migrations, list them").addHelpText('after', groupHelp(['aj db migrate', 'aj db status']));
   db.command('migrate')
     .description(`apply pending migrations, in order, under an advisory lock, in aj's own schema (AJ_DB_SCHEMA)`)
     .option('--json', 'print the applied migrations as JSON')
@@ -15,6 +16,9 @@ Examples:
 aj creates its schema when missing and never changes anything outside it. The first run after an
 install that kept aj's tables in public moves them (data, sequences, indexes) into aj's schema.
 A migration changed after it was applied is refused (exit 3).
+
+Exit status: 0 up to date, 1 the database failed (each migration is one transaction: nothing half-applied),
+3 a migration changed after it was applied or DATABASE_URL is unusable, 75 another aj holds the migration lock.
 `)
     .action(async (opts: { json?: boolean }) => {
       const { migrate } = await import('../src/db/migrate.js');
@@ -29,6 +33,13 @@ A migration changed after it was applied is refused (exit 3).
   db.command('status')
     .description('list migrations and whether each is applied, pending or changed')
     .option('--json', 'print as JSON')
+    .addHelpText('after', `
+Examples:
+  aj db status
+  aj db status --json | jq -r '.[] | select(.state != "applied") | .name'
+
+Exit status: 0 listed (pending migrations included: \`aj db migrate\` applies them), 1 the database failed.
+`)
     .action(async (opts: { json?: boolean }) => {
       const { migrationStatus } = await import('../src/db/migrate.js');
       const status = await migrationStatus(await ctx.db({ migrate: false }));

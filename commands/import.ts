@@ -3,6 +3,7 @@ import type { Context } from '../src/context.js';
 import { VerificationError } from '../src/errors.js';
 import type { ImportResult } from '../src/import/run.js';
 import { formatDuration } from '../src/render.js';
+import { groupHelp } from './shared/help.js';
 
 interface CsvFlags {
   entity: 'clients' | 'chantiers';
@@ -42,7 +43,7 @@ Examples:
 `;
 
 export function register(program: Command, ctx: Context): void {
-  const group = program.command('import').description('import clients and chantiers from CSV files');
+  const group = program.command('import').description('import clients and chantiers from CSV files').addHelpText('after', groupHelp(['aj import csv clients.csv --entity clients --dry-run', 'aj import csv chantiers.csv --entity chantiers']));
   group
     .command('csv')
     .description('import clients or chantiers from a CSV file (or - for standard input), all or nothing')

@@ -3,6 +3,7 @@ import type { Context } from '../src/context.js';
 import { OperationError, UsageError } from '../src/errors.js';
 import { formatBytes, formatTime, renderTable } from '../src/render.js';
 import { registerAutoSend } from './mail-auto-send.js';
+import { groupHelp } from './shared/help.js';
 import { registerTemplateCommands } from './mail-templates.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -29,7 +30,7 @@ export function register(program: Command, ctx: Context): void {
   const mail = program
     .command('mail')
     .description('send mail with the company BCC; message history and retries')
-    .addHelpText('after', '\nExamples:\n  aj mail send --document facture:F-2026-031\n  aj mail auto-send --dry-run\n  aj mail history --status failed\n  aj mail retry --failed --since 2026-03-01\n  aj mail settle 118 --delivered\n');
+    .addHelpText('after', groupHelp(['aj mail send --document facture:F-2026-031', 'aj mail auto-send --dry-run', 'aj mail history --status failed', 'aj mail retry --failed --since 2026-03-01', 'aj mail settle 118 --delivered']));
 
   mail
     .command('send')
@@ -84,6 +85,8 @@ Examples:
   aj mail history --document facture:FA-2026-0042 --json
   aj mail history 118
   aj mail history reminder:facture:42:relance-1
+
+Exit status: 0 listed (none found included), 2 bad flags or an unknown delivery, 1 the database failed.
 `)
     .action(async (ref: string | undefined, opts: { status?: 'sent'; to?: string; since?: string; until?: string; document?: string; limit: string; json?: boolean }) => {
       const { runHistory, runHistoryShow, parseDay } = await import('../src/mail/log.js');

@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import type { Context } from '../src/context.js';
 import { UsageError } from '../src/errors.js';
 import { formatTime, renderTable } from '../src/render.js';
+import { groupHelp } from './shared/help.js';
 
 const RUN_HELP = `
 Rules (days configurable, business dates in AJ_TIMEZONE, Europe/Paris by default):
@@ -37,7 +38,7 @@ export function register(program: Command, ctx: Context): void {
   const reminders = program
     .command('reminders')
     .description('unpaid-invoice and unsigned-quote reminders, quote expiry')
-    .addHelpText('after', '\nExamples:\n  aj reminders run --dry-run\n  aj reminders list --status failed\n');
+    .addHelpText('after', groupHelp(['aj reminders run --dry-run', 'aj reminders run', 'aj reminders list --status failed']));
 
   reminders
     .command('run')
@@ -73,7 +74,7 @@ export function register(program: Command, ctx: Context): void {
     .option('--document <ref>', 'only this document: facture:FA-2026-0042 (number or id), or an id as the app stores it')
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  aj reminders list\n  aj reminders list --status unknown   # maybe delivered: aj mail settle\n  aj reminders list --document facture:FA-2026-0042 --json\n')
+    .addHelpText('after', '\nExamples:\n  aj reminders list\n  aj reminders list --status unknown   # maybe delivered: aj mail settle\n  aj reminders list --document facture:FA-2026-0042 --json\n\nExit status: 0 listed (none found included), 2 bad flags, 1 the database failed.\n')
     .action(async (opts: { status?: 'sent'; type?: 'facture'; document?: string; limit: string; json?: boolean }) => {
       const { runReminderLog } = await import('../src/reminders/log.js');
       const limit = Number(opts.limit);

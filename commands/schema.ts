@@ -5,6 +5,7 @@ import { ENTITY_NAMES, FIELDS } from '../src/business/mapping.js';
 import type { Context } from '../src/context.js';
 import { VerificationError } from '../src/errors.js';
 import { renderTable } from '../src/render.js';
+import { groupHelp } from './shared/help.js';
 
 const DETECT_HELP = `
 Reads the database's catalog (every schema but aj's own) and matches the web app's tables to aj's
@@ -37,7 +38,7 @@ or invalid, or AJ_SCHEMA_FILE is not set on a database holding the web app's tab
 `;
 
 export function register(program: Command, ctx: Context): void {
-  const schema = program.command('schema').description("map the web app's business tables: detect a mapping, check it");
+  const schema = program.command('schema').description("map the web app's business tables: detect a mapping, check it").addHelpText('after', groupHelp(['aj schema detect --write /etc/aj/schema.json', 'aj schema check']));
   schema
     .command('detect')
     .description("propose a mapping of the web app's tables and show what matched and what is missing")

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Context } from '../src/context.js';
+import { groupHelp } from './shared/help.js';
 
 const PUSH_HELP = `
 PostgreSQL runs it once per WAL file, as its own OS user, in the data directory (postgresql.conf):
@@ -47,7 +48,7 @@ identity), 4 damaged (size, checksum, decompression or decryption): not restored
 `;
 
 export function register(program: Command, ctx: Context): void {
-  const wal = program.command('wal').description("PostgreSQL's archive_command and restore_command: continuous WAL archiving to BACKUP_BUCKET");
+  const wal = program.command('wal').description("PostgreSQL's archive_command and restore_command: continuous WAL archiving to BACKUP_BUCKET").addHelpText('after', groupHelp(["archive_command = 'aj --env-file /etc/aj/aj.env wal push %p'      # postgresql.conf", "restore_command = 'aj --env-file /etc/aj/aj.env wal fetch %f %p'  # set by aj backup restore --physical"]));
 
   wal
     .command('push')

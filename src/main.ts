@@ -24,7 +24,7 @@ const STOP_DEADLINE_MS = 10_000;
 
 /** Runs aj with argv and returns the exit code; calls process.exit only when a stop signal is not obeyed in time. */
 export async function run(argv: string[], ctx = new Context()): Promise<number> {
-  const { Command, CommanderError } = await import('commander');
+  const { Command, CommanderError, Help } = await import('commander');
   let ops: typeof import('./ops/job-runs.js') | undefined;
   let jobRun: import('./ops/job-runs.js').JobRun | undefined;
   let jobCommand: string | undefined;
@@ -47,6 +47,8 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
     .option('--wide', 'tables on a terminal show every cell whole instead of fitting its width')
     .option('--metrics-file <path>', 'write Prometheus metrics here afterwards (also AJ_METRICS_FILE)')
     .option('--log-format <format>', 'stderr as text, json (journald/syslog) or auto: json when not a terminal (also AJ_LOG_FORMAT)')
+    // An option the command cannot run without says so in its help.
+    .configureHelp({ optionDescription: (option) => `${Help.prototype.optionDescription.call(new Help(), option)}${option.mandatory ? ' (required)' : ''}` })
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({
