@@ -66,6 +66,7 @@ export function register(program: Command, ctx: Context): void {
       else {
         await renderTable(ctx.io, result.backups, [
           { header: 'id', value: (r) => r.id },
+          { header: 'kind', value: (r) => r.kind },
           { header: 'started', value: (r) => formatTime(r.started_at) },
           { header: 'status', value: (r) => r.status + (r.verify_ok === false ? ' (verify failed)' : r.verify_ok ? ' (verified)' : '') },
           { header: 'size', value: (r) => formatBytes(r.size_bytes) },
@@ -75,7 +76,7 @@ export function register(program: Command, ctx: Context): void {
         ], 'no backups yet: run `aj backup run`');
         if (ctx.io.stdoutIsTTY) {
           const { sparkline } = await import('../src/ops/trend.js');
-          const sizes = result.backups.filter((r) => r.size_bytes !== null).map((r) => r.size_bytes!).reverse();
+          const sizes = result.backups.filter((r) => r.kind === 'logical' && r.size_bytes !== null).map((r) => r.size_bytes!).reverse();
           if (sizes.length > 1) ctx.io.out(`size trend, oldest to newest: ${sparkline(sizes)}`);
         }
         for (const m of result.remote?.missing ?? []) ctx.io.error(`backup ${m.id}: object missing from storage: ${m.key}`);

@@ -1,7 +1,9 @@
 import type { Context } from '../context.js';
+import type { Db } from '../db/pool.js';
 import { type BackupRecord, type ListFilter, listBackups } from './history.js';
 import { isDumpKey } from './layout.js';
 import { findLeftovers } from './leftovers.js';
+import { type BaseBackupRecord, listBaseBackups } from './physical/history.js';
 
 export interface RemoteReport {
   /** The database whose folder was looked at: other databases may share the prefix. */
@@ -16,15 +18,18 @@ export interface RemoteReport {
   partials: Array<{ key: string; since: Date }>;
 }
 
+/** A dump (backup_runs) or a base backup (base_backups): ids come from one sequence. */
+export type ListedBackup = (BackupRecord & { kind: 'logical' }) | (BaseBackupRecord & { kind: 'physical' });
+
 export interface ListResult {
-  backups: BackupRecord[];
+  backups: ListedBackup[];
   remote?: RemoteReport;
 }
 
 /** `aj backup list`: history newest first; `--remote` reconciles it with what storage holds for this database. */
 export async function listBackupRuns(ctx: Context, filter: ListFilter & { remote: boolean }): Promise<ListResult> {
   const db = await ctx.db();
-  const backups = await listBackups(db, filter);
+  const backups = await listAll(db, filter);
   if (!filter.remote) return { backups };
   const store = await ctx.store('backup');
   const { database } = (await db.one<{ database: string }>('SELECT current_database() AS database'))!;
@@ -46,4 +51,11 @@ export async function listBackupRuns(ctx: Context, filter: ListFilter & { remote
       partials: partials.map((p) => ({ key: p.key, since: p.startedAt })),
     },
   };
+}
+
+/** Both kinds, newest first, at most `limit` in all. */
+async function listAll(db: Db, filter: ListFilter): Promise<ListedBackup[]> {
+  const [dumps, bases] = await Promise.all([listBackups(db, filter), listBaseBackups(db, filter)]);
+  const all: ListedBackup[] = [...dumps.map((r) => ({ kind: 'logical' as const, ...r })), ...bases.map((r) => ({ kind: 'physical' as const, ...r }))];
+  return all.sort((a, b) => b.started_at.getTime() - a.started_at.getTime() || b.id - a.id).slice(0, filter.limit ?? 50);
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/pool.js';
+import type { ListFilter } from '../history.js';
 
 /** One row of base_backups (014_base_backups.sql). */
 export interface BaseBackupRecord {
@@ -83,4 +84,12 @@ export async function recordBaseVerification(db: Db, id: number, ok: boolean, er
 
 export async function markBaseDeleted(db: Db, ids: number[]): Promise<void> {
   await db.query(`UPDATE base_backups SET status = 'deleted', deleted_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+}
+
+export async function listBaseBackups(db: Db, filter: ListFilter = {}): Promise<BaseBackupRecord[]> {
+  return db.query<BaseBackupRecord>(
+    `SELECT * FROM base_backups WHERE ($1::text IS NULL OR status = $1) AND ($2::timestamptz IS NULL OR started_at >= $2)
+     ORDER BY started_at DESC, id DESC LIMIT $3`,
+    [filter.status ?? null, filter.since ?? null, filter.limit ?? 50],
+  );
 }

@@ -107,7 +107,7 @@ describe('aj backup against a real S3 server', () => {
     expect(list.exitCode, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout).backups[0]).toMatchObject({ status: 'succeeded' });
     const tsv = await aj(['backup', 'list', '--status', 'succeeded'], { env });
-    expect(tsv.stdout.split('\n')[0]).toBe('id\tstarted\tstatus\tsize\tduration\tsha256\tkey');
+    expect(tsv.stdout.split('\n')[0]).toBe('id\tkind\tstarted\tstatus\tsize\tduration\tsha256\tkey');
     const bad = await aj(['backup', 'list', '--status', 'nope'], { env });
     expect(bad.exitCode, bad.stderr).toBe(2);
   });
