@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { scrubSecrets } from './config/redact.js';
 import { Context } from './context.js';
 import { AjError, ExitCode, InterruptedError, describeError, exitCodeOf } from './errors.js';
+import { createProgram } from './program.js';
 import { version } from './version.js';
 
 /** Command groups, loaded only when invoked so `aj --help` stays fast. */
@@ -24,7 +25,7 @@ const STOP_DEADLINE_MS = 10_000;
 
 /** Runs aj with argv and returns the exit code; calls process.exit only when a stop signal is not obeyed in time. */
 export async function run(argv: string[], ctx = new Context()): Promise<number> {
-  const { Command, CommanderError, Help } = await import('commander');
+  const { CommanderError } = await import('commander');
   let ops: typeof import('./ops/job-runs.js') | undefined;
   let jobRun: import('./ops/job-runs.js').JobRun | undefined;
   let jobCommand: string | undefined;
@@ -37,26 +38,7 @@ export async function run(argv: string[], ctx = new Context()): Promise<number> 
   }
   // `aj help backup run` is `aj backup run --help`.
   if (args[0] === 'help' && args.length > 1) argv = [...argv.slice(0, 2), ...args.slice(1), '--help'];
-  const program = new Command('aj')
-    .description(`Art et Jardin administrative toolkit (aj ${version()}; \`aj --version\` prints it)`)
-    .option('--config <path>', 'JSON config file (default: $AJ_CONFIG)')
-    .option('--env-file <path>', '.env file to read (default: ./.env when present)')
-    .option('-q, --quiet', 'no notices, warnings or progress on stderr')
-    .option('-v, --verbose', 'stack traces and debug output (also AJ_DEBUG=1)')
-    .option('--no-color', 'no colours (also NO_COLOR or TERM=dumb)')
-    .option('--wide', 'tables on a terminal show every cell whole instead of fitting its width')
-    .option('--metrics-file <path>', 'write Prometheus metrics here afterwards (also AJ_METRICS_FILE)')
-    .option('--log-format <format>', 'stderr as text, json (journald/syslog) or auto: json when not a terminal (also AJ_LOG_FORMAT)')
-    // An option the command cannot run without says so in its help.
-    .configureHelp({ optionDescription: (option) => `${Help.prototype.optionDescription.call(new Help(), option)}${option.mandatory ? ' (required)' : ''}` })
-    .showHelpAfterError(false)
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => ctx.io.stdout.write(s),
-      writeErr: (s) => ctx.io.stderr.write(s),
-      outputError: (s, write) => write(`aj: ${oneLine(s)}\n`),
-    })
-    .addHelpText('after', EXIT_CODES_HELP)
+  const program = createProgram(ctx, await import('commander'))
     .hook('preAction', async (_program, action) => {
       const globals = program.opts<{ config?: string; envFile?: string; quiet?: boolean; verbose?: boolean; color?: boolean; wide?: boolean; metricsFile?: string; logFormat?: string }>();
       ctx.globals = globals;
@@ -140,15 +122,6 @@ function reportError(ctx: Context, error: unknown): void {
 
 
 /** Commander's message and its suggestion on one line, then where help is. */
-function oneLine(message: string): string {
-  const text = message.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-  const versionAfterCommand = /unknown option '(--version|-V)'/.test(text);
-  if (versionAfterCommand) return `${text} (--version is aj's own: \`aj --version\`; for a document version, --doc-version)`;
-  // commander's "(Did you mean run?)" becomes part of the one line, before the pointer to --help.
-  const suggestion = /\s*\(Did you mean (.+?)\?\)$/.exec(text);
-  return suggestion ? `${text.slice(0, suggestion.index)}: did you mean ${suggestion[1]}? (see --help)` : `${text} (see --help)`;
-}
-
 /** `-V`/`--version` among aj's own options, before any command. */
 function asksVersion(args: string[]): boolean {
   for (let i = 0; i < args.length; i += 1) {
@@ -171,13 +144,3 @@ function invokedGroup(args: string[]): string | undefined {
   return undefined;
 }
 
-const EXIT_CODES_HELP = `
-Exit codes:
-  0    success
-  1    the operation failed
-  2    usage error (unknown flag, bad argument, confirmation refused)
-  3    configuration error
-  4    verification found problems (checksum, restore, archive, import rows)
-  75   another run of the same job holds the lock
-  130  interrupted (SIGINT/SIGTERM)
-`;
