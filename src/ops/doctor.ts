@@ -36,6 +36,7 @@ export async function runDoctor(ctx: Context): Promise<DoctorReport> {
   }
   const serverMajor = await databaseChecks(ctx, checks);
   if (serverMajor !== undefined) checks.push(await businessSchemaCheck(ctx, checks.some((c) => c.name === 'migrations' && c.status === 'warn')));
+  if (serverMajor !== undefined) checks.push(await (await import('../wal/readiness.js')).walArchivingCheck(ctx, await ctx.db({ migrate: false })).catch((error: unknown) => fail('wal archiving', error)));
   for (const tool of ['pg_dump', 'pg_restore'] as const) checks.push(await toolCheck(ctx, tool, serverMajor));
   for (const name of ['backup', 'archive'] as const) checks.push(await storageCheck(ctx, name));
   checks.push(await mailCheck(ctx));

@@ -5,6 +5,7 @@ import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walKey } from '../../src/wal/layout.js';
 import { aj, scratchDir } from '../helpers/cli.js';
+import { closedPort } from '../helpers/ports.js';
 import { type ArchivingCluster, createArchivingCluster } from '../helpers/wal-cluster.js';
 
 /** The system identifier, as pg_controldata prints it. */
@@ -57,8 +58,14 @@ describe('aj wal push / fetch on a cluster archiving through aj', () => {
 
   it('a second push of the same segment succeeds without uploading; other content is refused with exit 5 and an alert', async () => {
     const before = statSync(storedPath(segment)).mtimeMs;
-    const same = await aj(['--env-file', cluster.envFile, 'wal', 'push', `pg_wal/${segment}`, '--json'], { cwd: cluster.dataDir });
+    // No database is touched, not even to refresh a metrics file: PostgreSQL runs this per segment.
+    const metricsFile = join(scratchDir('wal-metrics'), 'aj.prom');
+    const same = await aj(['--env-file', cluster.envFile, 'wal', 'push', `pg_wal/${segment}`, '--json'], {
+      cwd: cluster.dataDir, env: { AJ_METRICS_FILE: metricsFile, DATABASE_URL: `postgresql://nobody@127.0.0.1:${await closedPort()}/none` },
+    });
     expect(same.exitCode, same.stderr).toBe(0);
+    expect(same.stderr).toBe('');
+    expect(existsSync(metricsFile)).toBe(false);
     expect(JSON.parse(same.stdout).requested.outcome).toBe('already-archived');
     expect(statSync(storedPath(segment)).mtimeMs).toBe(before);
 
@@ -113,6 +120,25 @@ describe('aj wal push / fetch on a cluster archiving through aj', () => {
     const fetched = await aj(['wal', 'fetch', name, 'seg', '--cluster', sysid, '--identity', join(keyDir, 'key.txt')], { cwd: dir, env: { BACKUP_BUCKET: `file://${encryptedStorage}` } });
     expect(fetched.exitCode, fetched.stderr).toBe(0);
     expect(readFileSync(join(dir, 'seg')).equals(readFileSync(join(cluster.dataDir, 'pg_wal', name)))).toBe(true);
+  });
+
+  it('aj doctor: ok on a server archiving through aj; a warning with the postgresql.conf lines where archiving is off, a failure under WAL_ARCHIVING=required', async () => {
+    const doctor = async (env: Record<string, string>) => {
+      const result = await aj(['--env-file', cluster.envFile, 'doctor', '--json'], { env });
+      return { exitCode: result.exitCode, check: (JSON.parse(result.stdout) as { checks: Array<{ name: string; status: string; detail: string; hint?: string }> }).checks.find((c) => c.name === 'wal archiving') };
+    };
+    const archiving = await doctor({ DATABASE_URL: cluster.url() });
+    expect(archiving.check).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^archive_mode = on, archive_command runs aj wal push; last archived 0{7}1\w{16} at 20/) });
+
+    const shared = 'postgresql://postgres@127.0.0.1:5432/postgres';
+    const off = await doctor({ DATABASE_URL: shared });
+    expect(off.check).toEqual({
+      name: 'wal archiving', status: 'warn', detail: 'archive_mode is off: no point-in-time recovery',
+      hint: `add to postgresql.conf: wal_level = replica; archive_mode = on; archive_command = 'aj --env-file ${cluster.envFile} wal push %p'; archive_timeout = 60; restart PostgreSQL. ${cluster.envFile} must be readable by the postgres user (it runs archive_command)`,
+    });
+    const required = await doctor({ DATABASE_URL: shared, WAL_ARCHIVING: 'required' });
+    expect(required.check).toMatchObject({ status: 'fail', detail: 'archive_mode is off: no point-in-time recovery' });
+    expect(required.exitCode).toBe(1);
   });
 
   it('outside a data directory, push names the fix (exit 3)', async () => {
