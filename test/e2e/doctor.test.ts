@@ -52,7 +52,7 @@ describe('aj doctor', () => {
     expect(exitCode).toBe(0);
     expect(stderr).toBe('');
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'alerting', 'templates']);
+    expect(report.checks.map((c) => c.name)).toEqual(['node', 'config', 'database', 'migrations', 'business schema', 'wal archiving', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'alerting', 'templates']);
     for (const name of ['config', 'database', 'migrations', 'business schema', 'pg_dump', 'pg_restore', 'backup storage', 'archive storage', 'mail', 'alerting', 'templates']) {
       expect(check(name), name).toMatchObject({ status: 'ok' });
     }
