@@ -97,7 +97,7 @@ async function readExpected(path: string): Promise<Record<string, Record<string,
 }
 
 /** Only the databases and tables the file names are compared: it may describe a part of the cluster. */
-function compareExpected(expected: Record<string, Record<string, number>>, databases: DrillResult['databases']): DrillResult['differences'] {
+export function compareExpected(expected: Record<string, Record<string, number>>, databases: DrillResult['databases']): DrillResult['differences'] {
   return Object.entries(expected).flatMap(([database, tables]) => {
     const actual = databases.find((d) => d.database === database)?.counts ?? {};
     const named = Object.fromEntries(Object.keys(tables).filter((t) => t in actual).map((t) => [t, actual[t]!]));
