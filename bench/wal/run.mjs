@@ -130,7 +130,7 @@ async function rpoSample() {
   const segment = psql(`INSERT INTO rpo VALUES (now()); SELECT pg_walfile_name(pg_current_wal_lsn())`);
   for (;;) {
     const last = psql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver');
-    if (last.slice(0, 24) >= segment) return (Date.now() - started) / 1000;
+    if (last.slice(0, 24) >= segment) return { seconds: (Date.now() - started) / 1000, segment };
     if (Date.now() - started > 300_000) throw new Error(`${segment} not archived after 300 s`);
     await sleep(250);
   }
@@ -177,10 +177,13 @@ try {
   const timing = await alternate([variant('aj', ajCommand), variant('raw', '/bin/true')], { rounds, title: 'wal', quiet: false });
   setArchiveCommand(ajCommand);
   const rpo = [];
+  const quietSegments = [];
   for (let i = 0; i < Number(values.rpo); i += 1) {
     await sleep(Math.random() * 20_000);
-    rpo.push(await rpoSample());
-    console.log(`    RPO sample ${i + 1}: ${rpo.at(-1).toFixed(1)} s`);
+    const sample = await rpoSample();
+    rpo.push(sample.seconds);
+    quietSegments.push(sample.segment);
+    console.log(`    RPO sample ${i + 1}: ${sample.seconds.toFixed(1)} s`);
   }
   const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
   const segments = values.storage === 'file' ? storedSegments(storage) : [];
@@ -190,6 +193,8 @@ try {
     aj: { tps: stats(results.aj.map((r) => r.tps)), readyAtEnd: stats(results.aj.map((r) => r.ready)), drainSeconds: stats(results.aj.map((r) => r.drainSeconds)), walMiB: stats(results.aj.map((r) => r.walMiB)) },
     raw: { tps: stats(results.raw.map((r) => r.tps)), readyAtEnd: stats(results.raw.map((r) => r.ready)), walMiB: stats(results.raw.map((r) => r.walMiB)) },
     rpoSeconds: stats(rpo),
+    // A segment closed by archive_timeout after one small commit: what a quiet office hour costs per minute.
+    quietSegmentBytes: segments.length ? median(segments.filter((s) => quietSegments.some((q) => s.path.endsWith(`${q}.gz`))).map((s) => s.size)) : undefined,
     archivedSegments: segments.length ? { count: segments.length, medianBytes: median(segments.map((s) => s.size)), ratio: median(segments.map((s) => s.size)) / 2 ** 24 } : undefined,
     gzipLevels: sample ? gzipLevels(sample) : undefined,
   };
