@@ -127,7 +127,7 @@ export function register(program: Command, ctx: Context): void {
       }).finally(() => progress.done());
       if (opts.json) ctx.io.json({ ok: result.differences.length === 0, ...result });
       else {
-        ctx.io.out(`restored backup ${result.backupId} into ${result.database}${result.created ? ' (created)' : ''} in ${formatDuration(result.durationMs)}`);
+        ctx.io.out(`restored ${result.backupId ? `backup ${result.backupId}` : result.key} into ${result.database}${result.created ? ' (created)' : ''} in ${formatDuration(result.durationMs)}`);
         if (result.overProduction) ctx.io.out(`aj's own schema ${ctx.config().dbSchema} was left as it was (history, archive catalog, mail log)`);
         if (result.verified && result.differences.length === 0) ctx.io.out(`verified: row counts of ${result.tablesChecked} tables match the manifest`);
         if (result.differences.length > 0) {

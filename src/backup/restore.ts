@@ -90,7 +90,13 @@ async function restoreInto(ctx: Context, options: RestoreOptions, record: Backup
     const listFile = keepSchema ? await listWithoutSchema(ctx, record, dumpFile, target, keepSchema, join(dir, 'restore.list')) : undefined;
     const created = options.create ? await createDatabase(target, database, options.clean) : false;
     if (options.withGlobals) await restoreGlobals(ctx, record, target, dir);
-    await runPgTool('pg_restore', restoreArgs(options, database, dumpFile, created, listFile), target, config, ctx.signal);
+    await runPgTool('pg_restore', restoreArgs(options, database, dumpFile, created, listFile), target, config, ctx.signal).catch((error: unknown) => {
+      // pg_restore stops at the first object the target already has: say what to do about it.
+      if (!options.clean && /already exists/.test((error as Error).message)) {
+        throw new OperationError(`database ${database} already holds objects of this backup (${(error as Error).message.replace(/^pg_restore failed: /, '')})`, 'restore into a new database (--create and a new name in --target-url), or add --clean to drop and replace them', { cause: error });
+      }
+      throw error;
+    });
     let differences: CountDifference[] = [];
     let tablesChecked = 0;
     if (options.verify) {

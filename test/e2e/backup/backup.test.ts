@@ -95,8 +95,14 @@ describe('aj backup against a real S3 server', () => {
     const result = JSON.parse(restore.stdout);
     expect(result).toMatchObject({ ok: true, created: true, differences: [] });
     expect(result.tablesChecked).toBeGreaterThan(5);
+    // Over a database that has the dump's objects: without --clean, one line saying what to do.
+    const occupied = await aj(['backup', 'restore', result.key, '--target-url', target.url, '--yes'], { env });
+    expect(occupied.exitCode).toBe(1);
+    expect(occupied.stderr.trim()).toMatch(new RegExp(`^aj: database ${target.name} already holds objects of this backup \\(.*already exists.*\\) \\(restore into a new database \\(--create and a new name in --target-url\\), or add --clean to drop and replace them\\)$`));
     const byKey = await aj(['backup', 'restore', result.key, '--target-url', target.url, '--clean', '--yes'], { env });
     expect(byKey.exitCode, byKey.stderr).toBe(0);
+    // Restored by key, with no history row: the key is named, not a backup "0".
+    expect(byKey.stdout).toMatch(new RegExp(`^restored ${result.key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} into ${target.name} in `));
     const bogus = await aj(['backup', 'restore', 'x/y.txt', '--target-url', target.url, '--yes'], { env });
     expect(bogus.exitCode, bogus.stderr).toBe(2);
   });
