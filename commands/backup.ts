@@ -37,7 +37,7 @@ export function register(program: Command, ctx: Context): void {
         if (opts.json) ctx.io.json({ disabled: true });
         return;
       }
-      if (result.interruptedClosed > 0) ctx.io.warn(`${result.interruptedClosed} earlier run(s) had been interrupted; marked failed`);
+      // The interrupted run was already reported once, by the job history (src/ops/job-runs.ts).
       const { record, prune, cleanup } = result;
       for (const key of cleanup?.aborted ?? []) ctx.io.notice(`aborted an unfinished upload of an interrupted run: ${key}`);
       for (const { id, key } of cleanup?.adopted ?? []) ctx.io.notice(`adopted ${key}: the whole dump of interrupted run ${id} (its recorded size and SHA-256); run ${id} is now succeeded`);
@@ -171,7 +171,7 @@ export function register(program: Command, ctx: Context): void {
 
   backup
     .command('prune')
-    .description(`delete backups past BACKUP_RETENTION_DAYS, keeping BACKUP_KEEP_MIN newest and the newest verified`)
+    .description(`delete backups past BACKUP_RETENTION_DAYS, keeping BACKUP_KEEP_MIN newest and the newest verified (dumps and base backups apart), and WAL older than the oldest base backup kept`)
     .option('--dry-run', 'show what would be deleted')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--json', 'print as JSON')
@@ -181,8 +181,15 @@ export function register(program: Command, ctx: Context): void {
       const result = await runPrune(ctx, { dryRun: Boolean(opts.dryRun), yes: Boolean(opts.yes) });
       if (result.paused) ctx.io.warn(`retention paused: ${result.paused}`);
       if (result.note) ctx.io.notice(result.note);
-      if (opts.json) return ctx.io.json({ dryRun: result.dryRun, paused: result.paused ?? null, removed: result.removed.map((r) => ({ id: r.id, key: r.object_key, started_at: r.started_at })), kept: result.kept });
-      await renderTable(ctx.io, result.removed, [
+      const removed = [...result.removed.map((r) => ({ kind: 'logical', ...r })), ...(result.physical?.removed ?? []).map((r) => ({ kind: 'physical', ...r }))];
+      if (opts.json) {
+        return ctx.io.json({
+          dryRun: result.dryRun, paused: result.paused ?? null, removed: removed.map((r) => ({ id: r.id, kind: r.kind, key: r.object_key, started_at: r.started_at })),
+          kept: [...result.kept, ...result.physical?.kept ?? []], walDeleted: result.physical?.walDeleted ?? 0,
+        });
+      }
+      if (result.physical?.walDeleted) ctx.io.notice(`${result.dryRun ? 'would delete' : 'deleted'} ${result.physical.walDeleted} WAL file(s) older than the oldest base backup kept`);
+      await renderTable(ctx.io, removed, [
         { header: result.dryRun ? 'would delete' : 'deleted', value: (r) => r.id },
         { header: 'started', value: (r) => formatTime(r.started_at) },
         { header: 'key', value: (r) => r.object_key },
