@@ -81,24 +81,30 @@ export function date(value: string): string {
   return `${y}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
 }
 
-const CLIENT_TYPES: Record<string, 'particulier' | 'professionnel'> = {
+// Maps, not object literals: "constructor" in a cell must not find Object.prototype's.
+const CLIENT_TYPES = new Map<string, 'particulier' | 'professionnel'>(Object.entries({
   particulier: 'particulier', part: 'particulier', prive: 'particulier', individual: 'particulier', person: 'particulier',
   professionnel: 'professionnel', pro: 'professionnel', entreprise: 'professionnel', societe: 'professionnel', company: 'professionnel', business: 'professionnel',
-};
+} as const));
+
+/** The word as written first (most files say "particulier"), folded only when that fails: fold() is the costly part per row. */
+function lookUp<T>(words: Map<string, T>, value: string): T | undefined {
+  return words.get(value) ?? words.get(fold(value));
+}
 
 export function clientType(value: string): 'particulier' | 'professionnel' {
-  const type = CLIENT_TYPES[fold(value)];
+  const type = lookUp(CLIENT_TYPES, value);
   if (!type) throw new FieldProblem('expected particulier or professionnel');
   return type;
 }
 
-const STATUTS: Record<string, string> = {
+const STATUTS = new Map<string, string>(Object.entries({
   prevu: 'prevu', aprevoir: 'prevu', planned: 'prevu', encours: 'en_cours', inprogress: 'en_cours',
   termine: 'termine', fini: 'termine', done: 'termine', finished: 'termine', annule: 'annule', cancelled: 'annule', canceled: 'annule',
-};
+}));
 
 export function chantierStatut(value: string): string {
-  const statut = STATUTS[fold(value)];
+  const statut = lookUp(STATUTS, value);
   if (!statut) throw new FieldProblem('expected prévu, en cours, terminé or annulé');
   return statut;
 }

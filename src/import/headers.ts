@@ -1,6 +1,7 @@
 import { UsageError, VerificationError } from '../errors.js';
 import { ENTITIES, type Entity, FIELDS, REQUIRED_COLUMNS, fieldNames } from './entities.js';
 import { fold } from '../text.js';
+import { printable } from './printable.js';
 
 export interface ColumnMapping {
   /** For each column of the file, the field it fills, or undefined when ignored. */
@@ -54,10 +55,10 @@ export function mapHeader(entity: Entity, header: string[], overrides = new Map<
     const override = overrides.get(key);
     const field = override === '-' ? undefined : override ?? aliasToField.get(key) ?? (known.includes(raw.trim()) ? raw.trim() : undefined);
     if (field && seen.has(field)) {
-      throw new VerificationError(`columns "${seen.get(field)}" and "${raw}" both map to ${field}`, `ignore one with --map "${raw}=-"`);
+      throw new VerificationError(`columns "${printable(seen.get(field)!)}" and "${printable(raw)}" both map to ${field}`, `ignore one with --map "${printable(raw)}=-"`);
     }
     if (field) seen.set(field, raw);
-    else if (override !== '-' && raw.trim() !== '') unknown.push(raw);
+    else if (override !== '-' && raw.trim() !== '') unknown.push(printable(raw));
     fields.push(field);
   }
   refuseOtherEntity(entity, unknown);
@@ -65,7 +66,7 @@ export function mapHeader(entity: Entity, header: string[], overrides = new Map<
   if (missing.length > 0) {
     const names = missing.map((alternatives) => alternatives.join(' or ')).join(', ');
     throw new VerificationError(
-      `missing required column(s) for ${entity}: ${names}; the header has ${header.map((h) => `"${h}"`).join(", ")}`,
+      `missing required column(s) for ${entity}: ${names}; the header has ${header.map((h) => `"${printable(h)}"`).join(', ')}`,
       'rename the header or pass --map "Colonne=field"',
     );
   }

@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { printable } from './printable.js';
 import type { RowProblem } from './rows.js';
 
 export const SHOWN_PROBLEMS = 50;
@@ -38,7 +39,8 @@ export class ProblemLog {
     } else {
       this.invalidLines.add(problem.line);
     }
-    if (this.first.length < SHOWN_PROBLEMS) this.first.push(problem);
+    // Shown on screen and in --json: a NUL or an escape sequence of the file is written as an escape.
+    if (this.first.length < SHOWN_PROBLEMS) this.first.push({ line: problem.line, column: printable(problem.column), value: printable(problem.value), reason: printable(problem.reason) });
     this.report?.write(`${[String(problem.line), problem.column, problem.value, problem.reason].map(reportCell).join(';')}\r\n`);
   }
 

@@ -35,7 +35,7 @@ export async function openCsv(path: string, overrides: { encoding?: Encoding; de
     const e = error as NodeJS.ErrnoException;
     throw new UsageError(`cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message}`, 'check the path, or pass - to read standard input');
   }
-  const detected = detect(Buffer.concat(head).subarray(0, SAMPLE_BYTES), overrides);
+  const detected = detect(Buffer.concat(head).subarray(0, SAMPLE_BYTES), overrides, path === '-' ? 'standard input' : path);
   const check = wholeFileCheck(detected, overrides.encoding !== undefined);
   const hash = createHash('sha256');
   async function* all(): AsyncGenerator<Buffer> {

@@ -193,6 +193,28 @@ describe('aj import csv --entity clients', () => {
     }
     expect(await clients()).toEqual([]);
   });
+
+  it('refuses UTF-16 read as bytes in one line naming --encoding, and never prints a control character of the file', async () => {
+    const unicode = Buffer.from('Référence\tNom\tE-mail\r\nU1\tLœuvre\tzoe@exemple.fr\r\n', 'utf16le');
+    const withBom = fixture('unicode.txt', Buffer.concat([Buffer.from([0xff, 0xfe]), unicode]));
+    const latin1 = await importCsv(withBom, '--entity', 'clients', '--encoding', 'latin1');
+    expect(latin1.exitCode).toBe(4);
+    expect(latin1.stderr).toBe(`aj: ${withBom} looks like UTF-16 (Excel "Unicode text"), not latin1 (use --encoding utf16le or save it as "CSV UTF-8")`);
+    const noBom = fixture('unicode-no-bom.txt', unicode);
+    const guessed = await importCsv(noBom, '--entity', 'clients');
+    expect(guessed.exitCode).toBe(4);
+    expect(guessed.stderr).toBe(`aj: ${noBom} looks like UTF-16 (Excel "Unicode text") (use --encoding utf16le or save it as "CSV UTF-8")`);
+    expect(await clients()).toEqual([]);
+    const told = await importCsv(noBom, '--entity', 'clients', '--encoding', 'utf16le', '--json');
+    expect(told.exitCode, told.stderr).toBe(0);
+    expect(JSON.parse(told.stdout)).toMatchObject({ encoding: 'utf-16le', delimiter: '\t', inserted: 1 });
+
+    const controls = fixture('controls.csv', 'Ref;Nom;Email\nC1;Nom;a\u0001b\u001b[31m@exemple\n');
+    const refused = await importCsv(controls, '--entity', 'clients');
+    expect(refused.exitCode).toBe(4);
+    expect(refused.stderr).toContain('line 2, Email: not a valid email address ("a\\x01b\\x1b[31m@exemple")');
+    expect(refused.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+  });
 });
 
 describe('aj import csv, detection overrides and the job lock', () => {
