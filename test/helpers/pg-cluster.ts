@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
+import { closedPort } from './ports.js';
 
 /**
  * A throwaway PostgreSQL cluster of a test's own (initdb in a temp directory, on a free loopback
@@ -41,13 +41,8 @@ export function serverBinDir(): string | undefined {
   return majors[0] ? join(root, majors[0], 'bin') : undefined;
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A loopback port with nothing listening, for a new server. */
+export const freePort = closedPort;
 
 export interface ClusterOptions {
   /** postgresql.conf lines, as `name: value` (values quoted as the caller writes them). */
