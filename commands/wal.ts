@@ -48,7 +48,7 @@ identity), 4 damaged (size, checksum, decompression or decryption): not restored
 `;
 
 export function register(program: Command, ctx: Context): void {
-  const wal = program.command('wal').description("PostgreSQL's archive_command and restore_command: continuous WAL archiving to BACKUP_BUCKET").addHelpText('after', groupHelp(["archive_command = 'aj --env-file /etc/aj/aj.env wal push %p'      # postgresql.conf", "restore_command = 'aj --env-file /etc/aj/aj.env wal fetch %f %p'  # set by aj backup restore --physical"]) + '5    aj wal push: the archive already holds this WAL file with different content (never overwritten)\n');
+  const wal = program.command('wal').description("PostgreSQL's archive_command and restore_command: continuous WAL archiving to BACKUP_BUCKET").addHelpText('after', groupHelp(["archive_command = 'aj --env-file /etc/aj/aj.env wal push %p'      # postgresql.conf", "restore_command = 'aj --env-file /etc/aj/aj.env wal fetch %f %p'  # set by aj backup restore --physical"]) + 'aj wal push also exits 5: the archive already holds that WAL file with different content (never overwritten).\n');
 
   wal
     .command('push')
