@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Context } from '../context.js';
-import { ConfigError, UsageError, VerificationError } from '../errors.js';
+import { AjError, ConfigError, UsageError, VerificationError } from '../errors.js';
 import { HashingStream } from '../storage/hashing.js';
 import { SHA256_METADATA, type ObjectInfo, type ObjectStore } from '../storage/store.js';
 import { type VerifyingStream, openVerified } from '../storage/verified.js';
@@ -76,7 +76,7 @@ export async function fetchWal(ctx: Context, options: FetchOptions): Promise<Fet
     await rename(temporary, target);
   } catch (error) {
     await rm(temporary, { force: true });
-    throw damageOf(source, error, name, `${store.url}/${info.key}`);
+    throw damageOf(source, error, Boolean(identity), name, `${store.url}/${info.key}`);
   }
   return { name, key: info.key, path: target, bytes: hashing.bytes, sha256: hashing.sha256 };
 }
@@ -91,16 +91,21 @@ async function findArchived(store: ObjectStore, systemIdentifier: string, name: 
   throw new WalNotArchivedError(`${name} is not in the archive ${store.url}/${keys[0]!.replace(/[^/]+$/, '')}`, 'recovery ends where the archive ends');
 }
 
-/** Damage found by the checked read wins; a corrupt gzip or age stream is damage too (exit 4). */
-function damageOf(source: Readable, error: unknown, name: string, where: string): unknown {
+/**
+ * Damage found by the checked read wins. A corrupt gzip stream, or (when decrypting) a failure that
+ * came neither from storage nor from writing the file, means the object cannot be read back: exit 4.
+ */
+function damageOf(source: Readable, error: unknown, decrypting: boolean, name: string, where: string): unknown {
   const damage = (source as VerifyingStream).damage;
   if (damage) return damage;
-  if (error instanceof VerificationError || error instanceof ConfigError) return error;
-  const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (code.startsWith('Z_') || (error as Error).name === 'Error' && /age|header|stanza|decrypt|hmac/i.test((error as Error).message)) {
-    return new VerificationError(`WAL file ${name} from ${where} cannot be read back: ${(error as Error).message}; not restored`, 'recovery cannot go past this file: restore it from another copy of the archive, or check the identity');
-  }
-  return error;
+  if (error instanceof AjError) return error;
+  const failure = error as NodeJS.ErrnoException;
+  const unreadable = failure.code?.startsWith('Z_') || (decrypting && !failure.syscall && !source.errored && failure.name !== 'AbortError');
+  if (!unreadable) return error;
+  return new VerificationError(
+    `WAL file ${name} from ${where} cannot be read back: ${failure.message}; not restored`,
+    'recovery cannot go past this file: restore it from another copy of the archive, or check the identity',
+  );
 }
 
 /** On disk before the rename: a crash right after must not leave PostgreSQL a named but empty file. */

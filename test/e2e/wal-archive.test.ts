@@ -100,26 +100,28 @@ describe('aj wal push / fetch on a cluster archiving through aj', () => {
     expect(missing.stderr.trim()).toMatch(/^aj: 00000001000000000000FFFF is not in the archive file:\/\/\S+ \(recovery ends where the archive ends\)$/);
   });
 
-  it('encrypts to BACKUP_AGE_RECIPIENT and decrypts with --identity, byte-identical', async () => {
+  it('encrypts to BACKUP_AGE_RECIPIENT (age binary when installed, else the bundled implementation) and decrypts with --identity, byte-identical', async () => {
     const identity = await generateIdentity();
     const recipient = await identityToRecipient(identity);
     const keyDir = scratchDir('wal-age');
     writeFileSync(join(keyDir, 'key.txt'), `${identity}\n`, { mode: 0o600 });
     const name = await cluster.switchWal();
     await cluster.waitArchived(name);
-    const encryptedStorage = scratchDir('wal-age-storage');
-    // The archived copy is taken from pg_wal before checkpoint recycles it: push it again, encrypted, elsewhere.
-    const pushed = await aj(['wal', 'push', `pg_wal/${name}`], { cwd: cluster.dataDir, env: { BACKUP_BUCKET: `file://${encryptedStorage}`, BACKUP_AGE_RECIPIENT: recipient, AJ_AGE_BINARY: 'none' } });
-    expect(pushed.exitCode, pushed.stderr).toBe(0);
-    const stored = join(encryptedStorage, ...walKey(sysid, name, true).split('/'));
-    expect(readFileSync(stored).subarray(0, 21).toString()).toBe('age-encryption.org/v1');
-    const dir = scratchDir('wal-age-fetch');
-    const without = await aj(['wal', 'fetch', name, 'seg', '--cluster', sysid], { cwd: dir, env: { BACKUP_BUCKET: `file://${encryptedStorage}` } });
-    expect(without.exitCode).toBe(3);
-    expect(without.stderr).toMatch(/is encrypted \(set BACKUP_AGE_IDENTITY_FILE or pass --identity FILE/);
-    const fetched = await aj(['wal', 'fetch', name, 'seg', '--cluster', sysid, '--identity', join(keyDir, 'key.txt')], { cwd: dir, env: { BACKUP_BUCKET: `file://${encryptedStorage}` } });
-    expect(fetched.exitCode, fetched.stderr).toBe(0);
-    expect(readFileSync(join(dir, 'seg')).equals(readFileSync(join(cluster.dataDir, 'pg_wal', name)))).toBe(true);
+    // The segment is still in pg_wal (no checkpoint since): pushed again, encrypted, to other storages.
+    for (const binary of [undefined, 'none']) {
+      const storage = scratchDir('wal-age-storage');
+      const env = { BACKUP_BUCKET: `file://${storage}`, AJ_AGE_BINARY: binary };
+      const pushed = await aj(['wal', 'push', `pg_wal/${name}`], { cwd: cluster.dataDir, env: { ...env, BACKUP_AGE_RECIPIENT: recipient } });
+      expect(pushed.exitCode, pushed.stderr).toBe(0);
+      expect(readFileSync(join(storage, ...walKey(sysid, name, true).split('/'))).subarray(0, 21).toString()).toBe('age-encryption.org/v1');
+      const dir = scratchDir('wal-age-fetch');
+      const without = await aj(['wal', 'fetch', name, 'seg', '--cluster', sysid], { cwd: dir, env });
+      expect(without.exitCode).toBe(3);
+      expect(without.stderr).toMatch(/is encrypted \(set BACKUP_AGE_IDENTITY_FILE or pass --identity FILE/);
+      const fetched = await aj(['wal', 'fetch', name, 'seg', '--cluster', sysid], { cwd: dir, env: { ...env, BACKUP_AGE_IDENTITY_FILE: join(keyDir, 'key.txt') } });
+      expect(fetched.exitCode, fetched.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'seg')).equals(readFileSync(join(cluster.dataDir, 'pg_wal', name)))).toBe(true);
+    }
   });
 
   it('aj doctor: ok on a server archiving through aj; a warning with the postgresql.conf lines where archiving is off, a failure under WAL_ARCHIVING=required', async () => {
