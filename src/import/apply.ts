@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { LABELS } from '../business/mapping.js';
 import { type BusinessSql, quoteIdent, quoteLiteral } from '../business/sql.js';
 import { ConfigError, OperationError } from '../errors.js';
 import type { Entity } from './entities.js';
@@ -40,6 +41,8 @@ interface EntitySql {
   resolve: string[];
   /** Lines that cannot be imported whatever the options: [line, column, value, reason]. */
   checks: string[];
+  /** Checks that only matched rows can fail: skipped when the file matches no existing row. */
+  matchedChecks: string[];
 }
 
 /** Live clients by lower(email), the oldest first when several share one. */
@@ -69,9 +72,9 @@ function entitySql(b: BusinessSql, entity: Entity): EntitySql {
       checks: [
         duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
         duplicateCheck('lower(s.email)', 's.reference IS NULL AND s.email IS NOT NULL', 'email'),
-        sameTargetCheck('client'),
         ...labelCheck(b, 'client', 'type', 'type'),
       ],
+      matchedChecks: [sameTargetCheck('client')],
     };
   }
   if (!b.has('chantier', 'reference')) {
@@ -89,6 +92,7 @@ function entitySql(b: BusinessSql, entity: Entity): EntitySql {
       duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
       ...labelCheck(b, 'chantier', 'statut', 'statut'),
     ],
+    matchedChecks: [],
   };
 }
 
@@ -106,10 +110,16 @@ function valueOf(b: BusinessSql, entity: Entity, field: string, fresh: boolean):
   return b.cast(target, column, `s.${field}`);
 }
 
-/** A label of the file (already one of aj's words) that the app's mapping has no label for. */
-function labelCheck(b: BusinessSql, entity: Target, field: string, column: string): string[] {
+/**
+ * A label of the file (already one of aj's words) that the app's mapping has no label for; no
+ * query (a scan of every staged row) when the mapping has a label for each of aj's words.
+ */
+function labelCheck(b: BusinessSql, entity: 'client' | 'chantier', field: 'type' | 'statut', column: string): string[] {
   if (!b.has(entity, field)) return [];
-  const known = Object.entries(b.mapping.entities[entity].labels[field] ?? {}).filter(([, v]) => v.length > 0).map(([k]) => quoteLiteral(k));
+  const mapped = Object.entries(b.mapping.entities[entity].labels[field] ?? {}).filter(([, v]) => v.length > 0).map(([k]) => k);
+  const words: readonly string[] = (LABELS[entity] as Record<string, readonly string[]>)[field] ?? [];
+  if (words.every((word) => mapped.includes(word))) return [];
+  const known = mapped.map(quoteLiteral);
   const unknown = known.length > 0 ? `s.${column} NOT IN (${known.join(', ')})` : 'TRUE';
   return [`SELECT line, '${column}', ${column}, 'the app has no ${field} label for "' || ${column} || '" (add it to the mapping or change the file)' FROM import_stage s WHERE s.${column} IS NOT NULL AND ${unknown}`];
 }
@@ -134,9 +144,14 @@ function sameTargetCheck(noun: string): string {
 export async function applyStaged(client: pg.PoolClient, b: BusinessSql, entity: Entity, fields: string[], onConflict: OnConflict, problems: ProblemLog, skipInvalid: boolean): Promise<ApplyCounts> {
   const sql = entitySql(b, entity);
   const target = TARGET[entity];
+  // The staging table was just filled: without statistics the planner guesses its size from nothing.
+  await client.query('ANALYZE import_stage');
   for (const statement of sql.resolve) await client.query(statement);
+  const countMatched = async () => Number((await client.query('SELECT count(target_id) AS matched FROM import_stage')).rows[0].matched);
+  let matched = await countMatched();
   const checks = [...sql.checks];
-  if (onConflict === 'error') checks.push(`SELECT line, 'reference', reference, 'already exists as ${target} #' || target_id || ' (pass --on-conflict update or skip)' FROM import_stage WHERE target_id IS NOT NULL`);
+  if (matched > 0) checks.push(...sql.matchedChecks);
+  if (onConflict === 'error' && matched > 0) checks.push(`SELECT line, 'reference', reference, 'already exists as ${target} #' || target_id || ' (pass --on-conflict update or skip)' FROM import_stage WHERE target_id IS NOT NULL`);
   const bad = new Set<number>();
   for (const check of checks) {
     const { rows } = await client.query({ text: `${check} ORDER BY 1`, rowMode: 'array' });
@@ -146,11 +161,13 @@ export async function applyStaged(client: pg.PoolClient, b: BusinessSql, entity:
     }
   }
   if (bad.size > 0 && !skipInvalid) return { inserted: 0, updated: 0, unchanged: 0, skipped: 0 };
-  if (bad.size > 0) await client.query('DELETE FROM import_stage WHERE line = ANY($1)', [[...bad]]);
+  if (bad.size > 0) {
+    await client.query('DELETE FROM import_stage WHERE line = ANY($1)', [[...bad]]);
+    matched = await countMatched();
+  }
 
   const written = writableFields(b, entity, fields);
   const columnOf = (f: string) => quoteIdent(b.columnName(target, mappedField(f)));
-  const matched = Number((await client.query('SELECT count(target_id) AS matched FROM import_stage')).rows[0].matched);
   let updated = 0;
   if (onConflict === 'update' && matched > 0) {
     const cols = written.filter((f) => f !== 'reference' || entity === 'clients');

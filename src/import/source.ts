@@ -19,7 +19,7 @@ export interface CsvSource {
  * and hands back one stream of the whole content, hashed on the way through.
  */
 export async function openCsv(path: string, overrides: { encoding?: Encoding; delimiter?: string }, stdin: Readable = process.stdin): Promise<CsvSource> {
-  const raw = path === '-' ? stdin : createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const raw = path === '-' ? stdin : createReadStream(path, { highWaterMark: 256 * 1024 });
   const chunks = raw[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let headBytes = 0;
