@@ -225,7 +225,7 @@ async function runPhysical(ctx: Context, opts: { retention: boolean; wait?: bool
     if (opts.json) ctx.io.json({ disabled: true });
     return;
   }
-  if (result.interruptedClosed > 0) ctx.io.warn(`${result.interruptedClosed} earlier base backup(s) had been interrupted; marked failed`);
+  // An interrupted base backup was already reported once, by the job history (src/ops/job-runs.ts).
   const { record, prune } = result;
   if (opts.json) return ctx.io.json({ kind: 'physical', ...record, manifest: result.manifest, pruned: prune?.removed.map((r) => r.id).concat(prune.physical?.removed.map((r) => r.id) ?? []) ?? [], walDeleted: prune?.physical?.walDeleted ?? 0 });
   ctx.io.out(`base backup ${record.id} succeeded: ${record.storage_url}/${record.object_key} (${formatBytes(record.size_bytes)}, timeline ${record.timeline}, ${record.start_lsn} to ${record.stop_lsn}, sha256 ${record.sha256!.slice(0, 12)}, ${formatDuration(record.duration_ms)}); restorable to any moment from ${formatTime(record.finished_at)} while the WAL archive holds what follows`);

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as age from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AJ_BIN, aj, scratchDir } from '../helpers/cli.js';
 import { type ThrowawayCluster, createThrowawayCluster } from '../helpers/pg-cluster.js';
@@ -53,12 +54,16 @@ beforeAll(async () => {
   envFile = join(source.dir, 'aj.env');
   storage = join(source.dir, 'storage');
   mkdirSync(storage);
-  writeFileSync(envFile, `DATABASE_URL=${source.url()}\nBACKUP_BUCKET=file://${storage}\n`, { mode: 0o600 });
-  source.giveToServerUser(storage);
-  source.giveToServerUser(envFile);
+  // Encrypted, as the issue asks of a real setup: base backups and WAL to an age key, decrypted on restore.
+  const identity = await age.generateIdentity();
+  const identityFile = join(source.dir, 'age-identity.txt');
+  writeFileSync(identityFile, `${identity}\n`, { mode: 0o600 });
+  const settings = { DATABASE_URL: source.url(), BACKUP_BUCKET: `file://${storage}`, BACKUP_AGE_RECIPIENT: await age.identityToRecipient(identity), BACKUP_AGE_IDENTITY_FILE: identityFile };
+  writeFileSync(envFile, Object.entries(settings).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  for (const path of [storage, envFile, identityFile]) source.giveToServerUser(path);
   await source.query(`ALTER SYSTEM SET archive_command = '${process.execPath} -- ${AJ_BIN} --env-file ${envFile} wal push %p'`);
   await source.query('SELECT pg_reload_conf()');
-  env = { DATABASE_URL: source.url(), BACKUP_BUCKET: `file://${storage}`, AJ_TIMEZONE: 'Europe/Paris' };
+  env = { ...settings, AJ_TIMEZONE: 'Europe/Paris' };
   scratch = scratchDir('pitr');
   // The server's user walks into the restored directories.
   chmodSync(scratch, 0o711);
@@ -80,11 +85,12 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     const run = await aj(['backup', 'run', '--physical', '--json'], { env });
     expect(run.exitCode, run.stderr).toBe(0);
     const record = JSON.parse(run.stdout);
-    expect(record).toMatchObject({ kind: 'physical', status: 'succeeded', timeline: 1, manifest: { format: 'aj-physical-manifest/1', compress: 'gzip:1', encryption: null } });
+    expect(record).toMatchObject({ kind: 'physical', status: 'succeeded', timeline: 1, manifest: { format: 'aj-physical-manifest/1', compress: 'gzip:1', encryption: { type: 'age', recipient: env.BACKUP_AGE_RECIPIENT } } });
+    expect(record.object_key).toMatch(/\/base\.tar\.gz\.age$/);
     baseId = record.id;
     baseKey = record.object_key;
-    const folder = join(storage, record.object_key.replace(/base\.tar\.gz$/, ''));
-    expect(readdirSync(folder).filter((f) => !f.endsWith('.ajmeta')).sort()).toEqual(['backup_manifest', 'base.tar.gz', 'manifest.json']);
+    const folder = join(storage, record.object_key.replace(/base\.tar\.gz\.age$/, ''));
+    expect(readdirSync(folder).filter((f) => !f.endsWith('.ajmeta')).sort()).toEqual(['backup_manifest', 'base.tar.gz.age', 'manifest.json']);
     const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({ id: baseId, key: record.object_key, size: record.size_bytes, sha256: record.sha256, startWal: record.start_wal, stopLsn: record.stop_lsn });
 
@@ -150,7 +156,7 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     writeFileSync(file, bytes);
     const drill = await aj(['backup', 'restore', String(baseId), '--physical', '--drill', '--wal-env-file', envFile], { env });
     expect(drill.exitCode, drill.stderr).toBe(4);
-    expect(drill.stderr).toMatch(new RegExp(`^aj: base backup ${baseId} \\(file://.*/base\\.tar\\.gz\\) is damaged in storage: SHA-256 `));
+    expect(drill.stderr).toMatch(new RegExp(`^aj: base backup ${baseId} \\(file://.*/base\\.tar\\.gz\\.age\\) is damaged in storage: SHA-256 `));
     expect(drill.stdout).toBe('');
     expect(await source.query('SELECT verify_ok FROM aj.base_backups WHERE id = $1', [baseId])).toEqual([{ verify_ok: false }]);
   }, 60_000);
@@ -171,7 +177,7 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     expect(existsSync(join(storage, baseKey))).toBe(false);
     expect(await source.query('SELECT id::int, status FROM aj.base_backups ORDER BY id')).toEqual([{ id: baseId, status: 'deleted' }, { id: record.id, status: 'succeeded' }]);
     const walDir = join(storage, record.object_key.replace(/base\/.*$/, 'wal'), '00000001');
-    const segments = readdirSync(walDir).filter((f) => /^[0-9A-F]{24}\.gz$/.test(f)).map((f) => f.slice(0, 24));
+    const segments = readdirSync(walDir).filter((f) => /^[0-9A-F]{24}\.gz\.age$/.test(f)).map((f) => f.slice(0, 24));
     expect(segments.length).toBeGreaterThan(0);
     expect(segments.every((s) => s >= record.start_wal)).toBe(true);
   }, 60_000);

@@ -17,6 +17,7 @@ import { startPgTool } from '../pg-process.js';
 import { type PruneResult, pruneBackups } from '../prune.js';
 import { type BaseBackupRecord, closeInterruptedBase, finishBaseFailed, finishBaseSucceeded, startBaseRecord } from './history.js';
 import { type PhysicalManifest, parseBackupLabel, stampOf, stopOfManifest } from './manifest.js';
+import { removeFolder } from './retention.js';
 import { TarWatch } from './tar-watch.js';
 
 export interface PhysicalRunOptions {
@@ -27,7 +28,7 @@ export interface PhysicalRunOptions {
 
 export type PhysicalRunResult =
   | { disabled: true }
-  | { disabled: false; record: BaseBackupRecord; manifest: PhysicalManifest; interruptedClosed: number; prune?: PruneResult };
+  | { disabled: false; record: BaseBackupRecord; manifest: PhysicalManifest; prune?: PruneResult };
 
 /**
  * `aj backup run --physical`: pg_basebackup's tar of the whole cluster, streamed to storage
@@ -43,7 +44,7 @@ export async function runPhysicalBackup(ctx: Context, options: PhysicalRunOption
   const db = await ctx.db();
   const lock = await acquireJobLock(db, 'backup', { wait: options.wait, signal: ctx.signal });
   try {
-    const interruptedClosed = await closeInterruptedBase(db);
+    await closeInterruptedBase(db);
     const store = await ctx.store('backup');
     const server = await serverIdentity(db);
     const tool = await pgToolVersion('pg_basebackup', config);
@@ -56,8 +57,8 @@ export async function runPhysicalBackup(ctx: Context, options: PhysicalRunOption
       encryptedTo: recipient ? recipientFingerprint(recipient) : undefined, ajVersion: ajVersion(), serverVersion: server.version,
     });
     const startedAt = Date.now();
+    const folder = `${baseFolder(server.systemIdentifier)}${stampOf(record.started_at)}/`;
     try {
-      const folder = `${baseFolder(server.systemIdentifier)}${stampOf(record.started_at)}/`;
       const key = `${folder}base.tar.gz${recipient ? '.age' : ''}`;
       const streamed = await streamBaseBackup(ctx, db, store, key, record.id, options.onProgress);
       const label = parseBackupLabel(streamed.label);
@@ -79,9 +80,11 @@ export async function runPhysicalBackup(ctx: Context, options: PhysicalRunOption
         startLsn: label.startLsn, stopLsn: stop.stopLsn, startWal: label.startWal, finishedAt: streamed.finishedAt, durationMs: Date.now() - startedAt,
       });
       const prune = options.retention ? await pruneBackups(ctx, db, store, { dryRun: false }) : undefined;
-      return { disabled: false, record: finished, manifest, interruptedClosed, prune };
+      return { disabled: false, record: finished, manifest, prune };
     } catch (error) {
       const cause = ctx.signal.aborted ? ctx.signal.reason : error;
+      // A base backup without its manifests cannot be proven: remove what this run stored rather than leave a lookalike.
+      await removeFolder(store, folder).catch(() => undefined);
       await finishBaseFailed(db, record.id, scrubSecrets(describeError(cause), config), Date.now() - startedAt).catch(() => undefined);
       throw cause;
     }

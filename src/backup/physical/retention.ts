@@ -27,9 +27,7 @@ export async function prunePhysical(ctx: Context, db: Db, store: ObjectStore, op
     result.removed.push(...plan.remove);
     result.kept.push(...plan.keep.map((k) => ({ id: k.record.id, reason: k.reason })));
     if (!options.dryRun && plan.remove.length > 0) {
-      const keys: string[] = [];
-      for (const record of plan.remove) for await (const object of store.list(folderOf(record))) keys.push(object.key);
-      await store.deleteMany(keys);
+      for (const record of plan.remove) await removeFolder(store, folderOf(record));
       await markBaseDeleted(db, plan.remove.map((r) => r.id));
     }
     const oldestKept = plan.keep.map((k) => k.record).filter((r) => r.start_wal).sort((a, b) => segmentPosition(a.start_wal!).localeCompare(segmentPosition(b.start_wal!)))[0];
@@ -39,6 +37,13 @@ export async function prunePhysical(ctx: Context, db: Db, store: ObjectStore, op
     result.walDeleted += obsolete.length;
   }
   return result;
+}
+
+/** Everything stored under one base backup's folder: the tar, both manifests. */
+export async function removeFolder(store: ObjectStore, folder: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of store.list(folder)) keys.push(object.key);
+  if (keys.length > 0) await store.deleteMany(keys);
 }
 
 const folderOf = (record: BaseBackupRecord) => record.object_key!.slice(0, record.object_key!.lastIndexOf('/') + 1);
