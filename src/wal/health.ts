@@ -13,6 +13,12 @@ export interface WalHealth {
   lastFailedAt: Date | null;
   /** A completed WAL file is waiting to be archived (the server wrote past the last archived one's segment). */
   waiting: boolean;
+  /**
+   * The recoverable window, when there is a base backup: from the end of the oldest one kept
+   * (aj backup run --physical) to the last archived WAL file. Gaps in between are not looked for here.
+   */
+  recoverableFrom: Date | null;
+  recoverableTo: Date | null;
   healthy: boolean;
   detail: string;
 }
@@ -57,7 +63,12 @@ export async function walArchiveHealth(db: Db, options: { maxAgeMinutes: number;
   const waiting = end !== undefined && row.current_lsn !== null && lsn(row.current_lsn) >= end + BigInt(row.segment_size);
   const age = row.age_minutes === null ? null : Math.round(row.age_minutes * 10) / 10;
   const stale = waiting && age !== null && age > options.maxAgeMinutes;
+  const oldestBase = (await db.one<{ present: boolean }>(`SELECT to_regclass('base_backups') IS NOT NULL AS present`))?.present
+    ? (await db.one<{ at: Date | null }>(`SELECT min(finished_at) AS at FROM base_backups WHERE status = 'succeeded'`))?.at ?? null
+    : null;
+  const window = archiving && oldestBase && row.last_archived_time ? { recoverableFrom: oldestBase, recoverableTo: row.last_archived_time } : { recoverableFrom: null, recoverableTo: null };
   const base = {
+    ...window,
     archiving, lastArchivedWal: row.last_archived_wal, lastArchivedAt: row.last_archived_time, ageMinutes: age,
     failedCount: Number(row.failed_count), lastFailedWal: row.last_failed_wal, lastFailedAt: row.last_failed_time, waiting,
   };
@@ -67,7 +78,8 @@ export async function walArchiveHealth(db: Db, options: { maxAgeMinutes: number;
   const last = row.last_archived_wal ? `last archived ${row.last_archived_wal} ${age} min ago` : 'nothing archived yet';
   if (failing) return { ...base, healthy: false, detail: `archiving fails: ${row.last_failed_wal} failed at ${row.last_failed_time!.toISOString()}; ${last} (PostgreSQL's log has aj's message)` };
   if (stale) return { ...base, healthy: false, detail: `${last} while WAL waits to be archived (limit ${options.maxAgeMinutes} min): is archive_command running?` };
-  return { ...base, healthy: true, detail: `${last}${row.in_recovery ? ' (in recovery)' : ''} (limit ${options.maxAgeMinutes} min)` };
+  const recoverable = window.recoverableFrom ? `; recoverable from ${window.recoverableFrom.toISOString()} to ${window.recoverableTo!.toISOString()}` : '; no base backup yet (aj backup run --physical)';
+  return { ...base, healthy: true, detail: `${last}${row.in_recovery ? ' (in recovery)' : ''} (limit ${options.maxAgeMinutes} min)${recoverable}` };
 }
 
 function lsn(text: string): bigint {
