@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../../config/schema.js';
 import { OperationError, UsageError, VerificationError } from '../../errors.js';
+import { processAlive } from '../../ops/job-runs.js';
 import type { ObjectStore } from '../../storage/store.js';
 import { openVerified } from '../../storage/verified.js';
 import { decryptWith, decryptionError } from '../encryption.js';
@@ -24,21 +25,12 @@ export async function prepareTargetDir(dir: string, force: boolean): Promise<voi
   const entries = readdirSync(dir);
   if (entries.length === 0) return;
   const pid = existsSync(join(dir, 'postmaster.pid')) ? Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]) : undefined;
-  if (pid && isAlive(pid)) throw new UsageError(`${dir} belongs to a running PostgreSQL server (pid ${pid})`, 'stop it first, or restore into another directory');
+  if (pid && processAlive(pid)) throw new UsageError(`${dir} belongs to a running PostgreSQL server (pid ${pid})`, 'stop it first, or restore into another directory');
   if (!force) {
     const what = entries.includes('PG_VERSION') ? 'holds a PostgreSQL cluster' : `is not empty (${entries.length} entries)`;
     throw new UsageError(`--target-dir ${dir} ${what}`, 'give an empty or new directory, or add --force to replace what is there');
   }
   await Promise.all(entries.map((entry) => rm(join(dir, entry), { recursive: true, force: true })));
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
