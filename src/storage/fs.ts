@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
 import { link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError, VerificationError } from '../errors.js';
+import { DurableFileSink } from './file-sink.js';
 import { HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
 import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PartialWrite, type PutOptions, type PutResult, SHA256_METADATA, compareKeys } from './store.js';
@@ -37,8 +38,13 @@ export class FsStore implements ObjectStore {
     const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5), options.onDigest);
     try {
       // A signal of its own per put: many concurrent puts listening on the command's one signal print MaxListenersExceededWarning.
-      await pipeline(body, hashing, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: options.signal && AbortSignal.any([options.signal]) });
-      await fsyncPath(tmp);
+      const file = await open(tmp, 'wx', 0o600);
+      try {
+        // The sink flushes to disk as it writes and ends with an fsync.
+        await pipeline(body, hashing, new DurableFileSink(file), { signal: options.signal && AbortSignal.any([options.signal]) });
+      } finally {
+        await file.close();
+      }
       checkExpected(key, hashing, options);
       const metadata = { ...options.metadata, [SHA256_METADATA]: hashing.sha256, 'content-type': options.contentType ?? 'application/octet-stream' };
       await writeFile(`${tmp}${META_SUFFIX}`, JSON.stringify(metadata), { mode: 0o600 });
