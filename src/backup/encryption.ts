@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ConfigError, OperationError, VerificationError } from '../errors.js';
 import { holdOutput } from './pg-process.js';
@@ -12,33 +13,66 @@ export interface Encrypted {
   exited: Promise<void>;
 }
 
+/** The age binary running, fed through `input`: a pipe another process can write into directly. */
+export interface Encryptor extends Encrypted {
+  input: Writable;
+  kill(): void;
+}
+
 /**
  * Encrypts a stream to an age public key: the backup server never holds the private key.
  * The `age` binary is used when installed (native speed, about 1 GB/s); otherwise the bundled
  * JavaScript implementation, which writes the same format but is far slower on large dumps.
  */
 export async function encryptTo(recipient: string, plain: Readable): Promise<Encrypted> {
-  const binary = ageBinary();
-  if (binary) {
-    const { execa } = await import('execa');
-    const child = execa(binary, ['--encrypt', '--recipient', recipient], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true } });
-    plain.pipe(child.stdin!);
-    plain.once('error', () => child.kill());
-    const exited = (async () => {
-      try {
-        await child;
-      } catch (error) {
-        throw new OperationError(`age encryption failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`, 'check BACKUP_AGE_RECIPIENT');
-      }
-    })();
-    exited.catch(() => undefined);
-    return { stream: holdOutput(child.stdout as Readable), exited };
+  const encryptor = await startEncryptor(recipient);
+  if (encryptor) {
+    plain.pipe(encryptor.input);
+    plain.once('error', () => encryptor.kill());
+    return encryptor;
   }
   const { Encrypter } = await import('age-encryption');
   const encrypter = new Encrypter();
   encrypter.addRecipient(recipient);
   const encrypted = await encrypter.encrypt(Readable.toWeb(plain) as unknown as ReadableStream<Uint8Array>);
   return { stream: Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>), exited: Promise.resolve() };
+}
+
+/**
+ * Starts the age binary, or returns undefined when it is not installed. A producer started with
+ * `input` as its stdout (startPgTool's `stdout` option) writes into age without a copy through Node:
+ * the caller then closes its own end (`input.destroy()`) so that age sees the producer's end.
+ */
+export async function startEncryptor(recipient: string): Promise<Encryptor | undefined> {
+  const binary = ageBinary();
+  if (!binary) return undefined;
+  const child = spawn(binary, ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // An age that dies mid-stream: its exit status tells, not an EPIPE thrown at the writer.
+  child.stdin.on('error', () => undefined);
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    if (stderr.length < 65536) stderr += text;
+  });
+  const stderrRead = new Promise<void>((resolve) => child.stderr.once('close', () => resolve()));
+  const exited = (async () => {
+    const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    }).catch((error: Error) => {
+      throw new OperationError(`age encryption failed: ${error.message}`, 'check AJ_AGE_BINARY or install age');
+    });
+    await stderrRead;
+    if (status.code !== 0) {
+      const detail = stderr.trim() || (status.signal ? `killed by ${status.signal}` : `exit status ${status.code}`);
+      throw new OperationError(`age encryption failed: ${detail}`, 'check BACKUP_AGE_RECIPIENT');
+    }
+  })();
+  exited.catch(() => undefined);
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  };
+  return { input: child.stdin, stream: holdOutput(child.stdout), exited, kill };
 }
 
 /** The age binary, unless AJ_AGE_BINARY=none forces the bundled implementation. */

@@ -1,8 +1,12 @@
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import { type PgTarget, libpqEnv } from '../db/connection.js';
 import { type PgTool, pgToolMissing, pgToolPath } from '../db/pg-tools.js';
 import { OperationError } from '../errors.js';
+
+const STDERR_LIMIT = 1024 * 1024;
+const FORCE_KILL_MS = 5000;
 
 export interface PgProcess {
   stdout: Readable;
@@ -15,43 +19,81 @@ export interface PgProcess {
 /**
  * Starts a PostgreSQL client tool with connection details in the environment only
  * (PG* variables, password in a 0600 passfile removed when the process ends).
+ * Plain child_process rather than execa: execa reports a stdout handed to another process (pg_dump
+ * writing straight into age) as a stream closed early.
  */
 export async function startPgTool(
   tool: PgTool,
   args: string[],
   target: PgTarget,
   config: Config,
-  options: { signal?: AbortSignal; stdin?: 'pipe' | 'ignore' } = {},
+  options: {
+    signal?: AbortSignal;
+    stdin?: 'pipe' | 'ignore';
+    /**
+     * A stream with a file descriptor (another process's stdin) the tool writes into directly,
+     * without a copy through Node; `stdout` is then empty. The caller closes its own end afterwards.
+     */
+    stdout?: Writable;
+  } = {},
 ): Promise<PgProcess> {
-  const { execa } = await import('execa');
+  const path = pgToolPath(tool, config);
   const { env, cleanup } = await libpqEnv(target);
-  const child = execa(pgToolPath(tool, config), args, {
-    env: { PGCONNECT_TIMEOUT: '15', ...env },
-    stdin: options.stdin ?? 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: { stdout: false, stderr: true },
-    cancelSignal: options.signal,
-    forceKillAfterDelay: 5000,
-    maxBuffer: { stderr: 1024 * 1024 },
+  let child;
+  try {
+    child = spawn(path, args, { env: { ...process.env, PGCONNECT_TIMEOUT: '15', ...env }, stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'] });
+  } catch (error) {
+    await cleanup();
+    throw explainToolFailure(tool, error);
+  }
+  // A tool that exits before reading all its input: its exit status tells, not an EPIPE thrown here.
+  child.stdin?.on('error', () => undefined);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    if (stderr.length < STDERR_LIMIT) stderr += text;
   });
+  const stderrRead = new Promise<void>((resolve) => child.stderr!.once('close', () => resolve()));
+  let canceled = false;
+  let forceKill: NodeJS.Timeout | undefined;
+  const kill = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    // A tool stuck in a network call may ignore SIGTERM.
+    forceKill ??= setTimeout(() => child.kill('SIGKILL'), FORCE_KILL_MS).unref();
+  };
+  const onAbort = () => {
+    canceled = true;
+    kill();
+  };
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   const exited = (async () => {
     try {
-      await child;
+      const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      });
+      await stderrRead;
+      if (canceled) throw Object.assign(new Error(`${tool} was stopped`), { isCanceled: true });
+      if (status.code !== 0) throw Object.assign(new Error(`${tool} failed`), { exitCode: status.code ?? undefined, signal: status.signal ?? undefined, stderr });
     } catch (error) {
       throw explainToolFailure(tool, error);
     } finally {
+      clearTimeout(forceKill);
+      options.signal?.removeEventListener('abort', onAbort);
       await cleanup();
     }
   })();
   exited.catch(() => undefined);
-  return { stdout: holdOutput(child.stdout as Readable), stdin: (child.stdin as Writable | null) ?? null, exited, kill: () => void child.kill() };
+  const stdout = options.stdout ? Readable.from([]) : holdOutput(child.stdout!);
+  return { stdout, stdin: child.stdin ?? null, exited, kill };
 }
 
 /**
- * execa resumes an unread `buffer: false` stdout on the next tick, dropping its data; callers
- * attach their consumer only after some awaits. A PassThrough piped at once keeps every byte,
- * with backpressure reaching the child as usual.
+ * A PassThrough with room for 1 MiB between a child's pipe (64 KiB) and its consumer: the tool
+ * writes ahead while Node is busy elsewhere, with backpressure reaching the child as usual. A
+ * consumer attached only after some awaits misses nothing.
  */
 export function holdOutput(stdout: Readable): Readable {
   const held = new PassThrough({ highWaterMark: 1 << 20 });
