@@ -8,7 +8,7 @@ import type { Db } from '../db/pool.js';
 import { OperationError, describeError } from '../errors.js';
 import { version as ajVersion } from '../version.js';
 import type { ObjectStore } from '../storage/store.js';
-import { encryptTo } from './encryption.js';
+import { encryptTo, startEncryptor } from './encryption.js';
 import { type BackupRecord, closeInterrupted, finishFailed, finishSucceeded, recordStreamed, startRecord } from './history.js';
 import { backupKey, compressArgument, globalsKeyOf, manifestKeyOf, recipientFingerprint } from './layout.js';
 import { type CleanupReport, cleanUpLeftovers } from './leftovers.js';
@@ -51,13 +51,16 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
   const db = await ctx.db();
   const lock = await acquireJobLock(db, 'backup', { wait: options.wait, signal: ctx.signal });
   try {
-    const interruptedClosed = await closeInterrupted(db);
-    const store = await ctx.store('backup');
-    const server = (await db.one<{ num: string; v: string; db: string }>(
-      `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS v, current_database() AS db`,
-    ))!;
+    // Independent look-ups side by side: on a small database they were most of the run.
+    const [interruptedClosed, store, server, pgDump] = await Promise.all([
+      closeInterrupted(db),
+      ctx.store('backup'),
+      db.one<{ num: string; v: string; db: string }>(
+        `SELECT current_setting('server_version_num') AS num, current_setting('server_version') AS v, current_database() AS db`,
+      ).then((row) => row!),
+      pgToolVersion('pg_dump', config),
+    ]);
     const serverMajor = Math.floor(Number(server.num) / 10000);
-    const pgDump = await pgToolVersion('pg_dump', config);
     if (pgDump.major < serverMajor) {
       throw new OperationError(`${pgDump.path} is version ${pgDump.major} but the server is ${serverMajor}: pg_dump refuses newer servers`, `install postgresql-client-${serverMajor} or set PG_BIN_DIR`);
     }
@@ -80,11 +83,14 @@ export async function runBackup(ctx: Context, options: BackupRunOptions): Promis
     let finished: BackupRecord;
     try {
       const key = backupKey(database, record.started_at, Boolean(recipient));
+      // Roles are read while the dump runs (a fraction of a second that was added after it).
+      const globals = runPgTool('pg_dumpall', ['--globals-only', '--no-role-passwords', '--no-password'], db.target, config, ctx.signal);
+      globals.catch(() => undefined);
       const dump = await dumpToStore(ctx, db, store, key, compress, {
         onProgress: options.onProgress,
         record: (streamed) => recordStreamed(db, record.id, { ...streamed, serverVersion: server.v, pgDumpVersion: pgDump.version }),
       });
-      const globalsKey = await storeGlobals(ctx, db, store, key, warnings);
+      const globalsKey = await storeGlobals(ctx, store, key, globals, warnings);
       const manifest: Manifest = {
         format: 'aj-backup-manifest/1', database, key, size: dump.size, sha256: dump.sha256, compress: config.backupCompress,
         encryption: recipient ? { type: 'age', recipient, fingerprint: recipientFingerprint(recipient) } : null,
@@ -132,10 +138,25 @@ async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string
   try {
     await snapshotSession.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const { rows } = await snapshotSession.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
-    const dump = await startPgTool('pg_dump', ['--format=custom', `--compress=${compress}`, `--snapshot=${rows[0]!.id}`, '--no-password'], db.target, config, { signal: ctx.signal });
+    // The count runs beside pg_dump and its server process: parallel workers would add two more
+    // processes competing with pg_dump's compression for the same cores. JIT made the count of 8M
+    // rows (an index-only scan) 2.3x slower on PostgreSQL 15: 4.6-5.0 s against 2.0-2.3 s without.
+    await snapshotSession.query('SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off');
+    const recipient = config.backupAgeRecipient;
+    // With the age binary, pg_dump writes into age's stdin itself, as `pg_dump | age` would.
+    const encryptor = recipient ? await startEncryptor(recipient) : undefined;
+    let dump;
+    try {
+      dump = await startPgTool('pg_dump', ['--format=custom', `--compress=${compress}`, `--snapshot=${rows[0]!.id}`, '--no-password'], db.target, config, { signal: ctx.signal, stdout: encryptor?.input });
+    } catch (error) {
+      encryptor?.kill();
+      throw error;
+    } finally {
+      encryptor?.input.destroy();
+    }
     try {
       const counting = countRows(snapshotSession);
-      const encrypted = config.backupAgeRecipient ? await encryptTo(config.backupAgeRecipient, dump.stdout) : undefined;
+      const encrypted = encryptor ?? (recipient ? await encryptTo(recipient, dump.stdout) : undefined);
       const body = encrypted?.stream ?? dump.stdout;
       // The upload completes only once pg_dump (and the encryptor) exited 0: a failing dump aborts it.
       const beforeEnd = async () => {
@@ -147,6 +168,7 @@ async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string
       return { size: put.size, sha256: put.sha256, rowCounts: await counting };
     } catch (error) {
       dump.kill();
+      encryptor?.kill();
       await dump.exited.catch(() => undefined);
       throw error;
     }
@@ -157,9 +179,9 @@ async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string
 }
 
 /** Roles are not in a pg_dump; keep them (without passwords) beside it. A failure only warns. */
-async function storeGlobals(ctx: Context, db: Db, store: ObjectStore, dumpKey: string, warnings: string[]): Promise<string | null> {
+async function storeGlobals(ctx: Context, store: ObjectStore, dumpKey: string, globals: Promise<string>, warnings: string[]): Promise<string | null> {
   try {
-    const sql = await runPgTool('pg_dumpall', ['--globals-only', '--no-role-passwords', '--no-password'], db.target, ctx.config(), ctx.signal);
+    const sql = await globals;
     const key = globalsKeyOf(dumpKey);
     const body = Buffer.from(sql);
     await store.put(key, Readable.from([body]), { size: body.length, contentType: 'application/sql', signal: ctx.signal, ifNoneMatch: true });
