@@ -7,7 +7,7 @@
 // (a committed row: time until its WAL file is archived).
 //
 // Usage: npm run build && node bench/wal/run.mjs [--rounds 3] [--seconds 60] [--clients 4] [--scale 20]
-//          [--storage file|s3] [--rpo 3] [--json out.json]
+//          [--storage file|s3] [--synchronous-commit on|off] [--rpo 3] [--json out.json]
 // Runs as root (initdb as the postgres user) or as a user that can run initdb itself.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const aj = join(root, 'bin/aj');
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '60' }, clients: { type: 'string', default: '4' },
-    scale: { type: 'string', default: '20' }, storage: { type: 'string', default: 'file' }, rpo: { type: 'string', default: '3' }, json: { type: 'string' },
+    scale: { type: 'string', default: '20' }, 'synchronous-commit': { type: 'string', default: 'on' }, storage: { type: 'string', default: 'file' }, rpo: { type: 'string', default: '3' }, json: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
@@ -79,6 +79,8 @@ async function setUp() {
   const conf = {
     listen_addresses: "'127.0.0.1'", port, unix_socket_directories: `'${work}'`, shared_buffers: '128MB', max_wal_size: '2GB',
     wal_level: 'replica', archive_mode: 'on', archive_timeout: '60', archive_command: "'/bin/true'", checkpoint_timeout: '5min',
+    // off: commits do not wait for the disk, so pgbench writes WAL as fast as the CPU allows (the archiver's worst case).
+    synchronous_commit: values['synchronous-commit'],
   };
   writeFileSync(join(dataDir, 'postgresql.conf'), Object.entries(conf).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n', { flag: 'a' });
   server('pg_ctl', ['-D', dataDir, '-l', join(work, 'server.log'), '-w', 'start']);
@@ -163,7 +165,7 @@ function gzipLevels(segment) {
 }
 
 try {
-  console.log(`WAL archiving bench: pgbench -c ${values.clients} -T ${seconds} at scale ${values.scale}, ${rounds} rounds, ${values.storage} storage, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`WAL archiving bench: pgbench -c ${values.clients} -T ${seconds} at scale ${values.scale}, synchronous_commit ${values['synchronous-commit']}, ${rounds} rounds, ${values.storage} storage, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const storage = await setUp();
   const results = { aj: [], raw: [] };
   const variant = (name, command) => ({
@@ -189,7 +191,7 @@ try {
   const segments = values.storage === 'file' ? storedSegments(storage) : [];
   const sample = segments.length ? gunzipSync(readFileSync(segments[segments.length >> 1].path)) : undefined;
   const summary = {
-    at: new Date().toISOString(), seconds, clients: Number(values.clients), scale: Number(values.scale), storage: values.storage, loadAverage1m: timing.loadAverage1m,
+    at: new Date().toISOString(), seconds, synchronousCommit: values['synchronous-commit'], clients: Number(values.clients), scale: Number(values.scale), storage: values.storage, loadAverage1m: timing.loadAverage1m,
     aj: { tps: stats(results.aj.map((r) => r.tps)), readyAtEnd: stats(results.aj.map((r) => r.ready)), drainSeconds: stats(results.aj.map((r) => r.drainSeconds)), walMiB: stats(results.aj.map((r) => r.walMiB)) },
     raw: { tps: stats(results.raw.map((r) => r.tps)), readyAtEnd: stats(results.raw.map((r) => r.ready)), walMiB: stats(results.raw.map((r) => r.walMiB)) },
     rpoSeconds: stats(rpo),
