@@ -110,12 +110,13 @@ export function register(program: Command, ctx: Context): void {
     .option('--to-time <time>', 'with --physical: recover up to this moment: "2026-06-01 17:05 Europe/Paris", an ISO time with offset, or a local time in AJ_TIMEZONE')
     .option('--to-lsn <lsn>', 'with --physical: recover up to this WAL position (0/3000148)')
     .option('--to-latest', 'with --physical: recover all the archived WAL (the default)')
+    .option('--cluster <system-id>', 'with --physical latest-in-storage: whose base backup, when the storage holds several clusters')
     .option('--wal-env-file <file>', "with --physical: env file the restored server's restore_command (aj wal fetch) reads (default: this run's --env-file)")
     .option('--drill', 'with --physical: restore into a scratch directory, start a throwaway server on loopback, count every table of every database, remove it; exit 4 unless proven')
     .option('--expect-counts <file>', 'with --drill: JSON {"<database>": {"<schema.table>": rows}}; any difference is exit 4')
     .option('--timeout <seconds>', 'with --drill: give up waiting for recovery after this long', positiveInteger, 600)
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n  aj backup restore latest-in-storage --database shop --target-url postgresql://localhost/shop2 --create   # another database under the prefix\n  aj backup restore latest --physical --target-dir /var/lib/postgresql/15/restored --to-time "2026-06-01 17:05 Europe/Paris"\n  aj backup restore 42 --physical --target-dir /srv/pg-restored --to-lsn 0/3000148 --wal-env-file /etc/aj/aj.env\n  aj backup restore latest --physical --drill --expect-counts counts.json --json   # weekly proof of point-in-time recovery\n\nOver production (--force), aj's own schema (AJ_DB_SCHEMA) is left as it is: aj's history stays true.\nInto another database, everything in the dump is restored, aj's schema included.\nNon-interactive usage: restoring over production needs --force --yes.\nWith --physical, --force empties a --target-dir that is not empty (never one a running server uses).\n${EXIT_STATUS}  With --drill: 0 only when the restored server reached the target and every table was read\n  (and matched --expect-counts); 4 otherwise.\n`)
+    .addHelpText('after', `\nExamples:\n  aj backup restore latest --target-url postgresql://localhost/drill --create --verify\n  aj backup restore 42 --target-url "$DRILL_URL" --create --verify --yes --json   # CI restore drill\n  aj backup restore latest --force            # over production: asks you to type its name\n  aj backup restore latest-in-storage --target-url postgresql://localhost/rebuilt --create --verify   # history database lost\n  aj backup restore latest-in-storage --database shop --target-url postgresql://localhost/shop2 --create   # another database under the prefix\n  aj backup restore latest --physical --target-dir /var/lib/postgresql/15/restored --to-time "2026-06-01 17:05 Europe/Paris"\n  aj backup restore 42 --physical --target-dir /srv/pg-restored --to-lsn 0/3000148 --wal-env-file /etc/aj/aj.env\n  aj backup restore latest --physical --drill --expect-counts counts.json --json   # weekly proof of point-in-time recovery\n  aj backup restore latest-in-storage --physical --target-dir /srv/pg-new --to-time "2026-06-01 17:05"   # the server and its history lost\n\nOver production (--force), aj's own schema (AJ_DB_SCHEMA) is left as it is: aj's history stays true.\nInto another database, everything in the dump is restored, aj's schema included.\nNon-interactive usage: restoring over production needs --force --yes.\nWith --physical, --force empties a --target-dir that is not empty (never one a running server uses).\n${EXIT_STATUS}  With --drill: 0 only when the restored server reached the target and every table was read\n  (and matched --expect-counts); 4 otherwise.\n`)
     .action(async (ref: string, opts: RestoreFlags) => {
       if (opts.physical || opts.drill || opts.targetDir || opts.toTime || opts.toLsn || opts.toLatest) return restorePhysicalCommand(ctx, ref, opts);
       const { restoreBackup, assertVerified } = await import('../src/backup/restore.js');
@@ -238,7 +239,7 @@ async function runPhysical(ctx: Context, opts: { retention: boolean; wait?: bool
 interface RestoreFlags {
   targetUrl?: string; force?: boolean; yes?: boolean; create?: boolean; clean?: boolean; jobs: number; withOwner?: boolean; withGlobals?: boolean;
   verify?: boolean; identity?: string; database?: string; json?: boolean; physical?: boolean; targetDir?: string; toTime?: string; toLsn?: string;
-  toLatest?: boolean; walEnvFile?: string; drill?: boolean; expectCounts?: string; timeout: number;
+  toLatest?: boolean; walEnvFile?: string; drill?: boolean; expectCounts?: string; timeout: number; cluster?: string;
 }
 
 async function restorePhysicalCommand(ctx: Context, ref: string, opts: RestoreFlags): Promise<void> {
@@ -257,12 +258,12 @@ async function restorePhysicalCommand(ctx: Context, ref: string, opts: RestoreFl
     if (opts.targetDir) throw new UsageError('--drill restores into a scratch directory of its own', 'leave out --target-dir');
     const { runPhysicalDrill } = await import('../src/backup/physical/drill.js');
     const { renderDrill } = await import('../src/backup/physical/render.js');
-    const drill = await runPhysicalDrill(ctx, { ref, target, walEnvFile: opts.walEnvFile, identityFile: opts.identity, expectCounts: opts.expectCounts, timeoutSeconds: opts.timeout, onProgress }).finally(() => progress.done());
+    const drill = await runPhysicalDrill(ctx, { ref, target, cluster: opts.cluster, walEnvFile: opts.walEnvFile, identityFile: opts.identity, expectCounts: opts.expectCounts, timeoutSeconds: opts.timeout, onProgress }).finally(() => progress.done());
     return renderDrill(ctx, drill, Boolean(opts.json));
   }
   if (!opts.targetDir) throw new UsageError('--physical needs --target-dir DIR (or --drill)', 'give an empty or new directory for the restored cluster');
   const { restorePhysical } = await import('../src/backup/physical/restore.js');
-  const result = await restorePhysical(ctx, { ref, targetDir: opts.targetDir, force: Boolean(opts.force), target, walEnvFile: opts.walEnvFile, identityFile: opts.identity, onProgress }).finally(() => progress.done());
+  const result = await restorePhysical(ctx, { ref, targetDir: opts.targetDir, force: Boolean(opts.force), target, cluster: opts.cluster, walEnvFile: opts.walEnvFile, identityFile: opts.identity, onProgress }).finally(() => progress.done());
   if (opts.json) return ctx.io.json(result);
   const goal = result.target.kind === 'time' ? `${formatTime(result.target.value)} (${result.target.value})` : result.target.kind === 'lsn' ? `WAL position ${result.target.value}` : 'the end of the archived WAL';
   ctx.io.out(`base backup ${result.backupId} restored into ${result.targetDir}${result.filesVerified ? ' (pg_verifybackup: every file as backed up)' : ''}; on start it recovers up to ${goal}, then promotes`);

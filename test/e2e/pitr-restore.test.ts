@@ -107,9 +107,10 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     await switchAndArchive(source);
   }, 60_000);
 
-  it('restores to the noted moment: exactly the rows of that moment', async () => {
+  it('restores to the noted moment from storage alone (the history server lost): exactly the rows of that moment', async () => {
     const dir = join(scratch, 'at-noted-time');
-    const restore = await aj(['backup', 'restore', 'latest', '--physical', '--target-dir', dir, '--to-time', noted, '--wal-env-file', envFile], { env });
+    const lost = { ...env, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/gone' };
+    const restore = await aj(['backup', 'restore', 'latest-in-storage', '--physical', '--target-dir', dir, '--to-time', noted, '--wal-env-file', envFile], { env: lost });
     expect(restore.exitCode, restore.stderr).toBe(0);
     expect(restore.stdout).toContain(`base backup ${baseId} restored into ${dir} (pg_verifybackup: every file as backed up)`);
     expect(readFileSync(join(dir, 'postgresql.auto.conf'), 'utf8')).toContain(`recovery_target_time = '${noted.replace('T', ' ').replace('Z', '')}+00'`);

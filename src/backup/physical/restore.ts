@@ -5,6 +5,7 @@ import type { Context } from '../../context.js';
 import { ConfigError, OperationError, UsageError } from '../../errors.js';
 import { formatTime } from '../../render.js';
 import { readIdentity } from '../encryption.js';
+import { baseBackupFromStorage } from './from-storage.js';
 import { type BaseBackupRecord, findBaseBackup, oldestBaseBackup } from './history.js';
 import { prepareTargetDir, serverBinDir, unpackBaseBackup, verifyUnpacked } from './extract.js';
 import { envFileForRecovery, restoreCommand, writeRecoverySettings } from './recovery.js';
@@ -19,6 +20,8 @@ export interface PhysicalRestoreOptions {
   /** The env file restore_command passes to `aj wal fetch` (default: the one aj was started with). */
   walEnvFile?: string;
   identityFile?: string;
+  /** With latest-in-storage, when the storage holds several clusters: whose base backup. */
+  cluster?: string;
   onProgress?: (bytes: number) => void;
 }
 
@@ -42,7 +45,7 @@ export interface PhysicalRestoreResult {
  * (restore_command = aj wal fetch) and promote. Nothing is started: the admin starts it.
  */
 export async function restorePhysical(ctx: Context, options: PhysicalRestoreOptions): Promise<PhysicalRestoreResult> {
-  const record = await resolveBaseBackup(ctx, options.ref, options.target);
+  const record = await resolveBaseBackup(ctx, options.ref, options.target, options.cluster);
   const dir = resolve(options.targetDir);
   const envFile = envFileForRecovery(options.walEnvFile, ctx.globals.envFile);
   await prepareTargetDir(dir, options.force);
@@ -79,10 +82,11 @@ export async function materialize(ctx: Context, record: BaseBackupRecord, dir: s
  * The base backup to start from. `latest` with a time is the newest complete before that time; a
  * time before any base backup's end cannot be reached, and the message names the earliest that can.
  */
-export async function resolveBaseBackup(ctx: Context, ref: string, target: RecoveryTarget): Promise<BaseBackupRecord> {
-  if (ref !== 'latest' && !/^\d+$/.test(ref)) throw new UsageError(`"${ref}" is not a base backup id`, 'pass a number from `aj backup list` (kind physical), or latest');
-  const db = await ctx.db();
+export async function resolveBaseBackup(ctx: Context, ref: string, target: RecoveryTarget, cluster?: string): Promise<BaseBackupRecord> {
   const store = await ctx.store('backup');
+  if (ref === 'latest-in-storage') return checkTarget(await baseBackupFromStorage(store, target, cluster), target);
+  if (ref !== 'latest' && !/^\d+$/.test(ref)) throw new UsageError(`"${ref}" is not a base backup id`, 'pass a number from `aj backup list` (kind physical), latest, or latest-in-storage');
+  const db = await ctx.db();
   const record = await findBaseBackup(db, ref, store.url, target.kind === 'time' && ref === 'latest' ? target.at : undefined);
   if (!record) {
     const oldest = await oldestBaseBackup(db, store.url);
@@ -92,6 +96,10 @@ export async function resolveBaseBackup(ctx: Context, ref: string, target: Recov
   }
   if (record.status !== 'succeeded') throw new OperationError(`base backup ${record.id} is ${record.status}, not restorable`, 'pick a succeeded one from `aj backup list`');
   if (record.storage_url !== store.url) throw new ConfigError(`base backup ${record.id} is stored in ${record.storage_url}, not in ${store.url}`, 'set BACKUP_BUCKET to where it was stored');
+  return checkTarget(record, target);
+}
+
+function checkTarget(record: BaseBackupRecord, target: RecoveryTarget): BaseBackupRecord {
   if (target.kind === 'time' && target.at.getTime() < record.finished_at!.getTime()) throw tooEarly(target.at, record);
   if (target.kind === 'lsn' && lsnValue(target.lsn) < lsnValue(record.stop_lsn!)) {
     throw new UsageError(`--to-lsn ${target.lsn} is before the end of base backup ${record.id} (${record.stop_lsn})`, `give ${record.stop_lsn} or later, or an older base backup`);
