@@ -130,8 +130,15 @@ async function streamBaseBackup(ctx: Context, db: Db, store: ObjectStore, key: s
   } catch (error) {
     basebackup.kill();
     await basebackup.exited.catch(() => undefined);
-    throw error;
+    throw replicationRefused(error) ?? error;
   }
+}
+
+/** pg_basebackup needs a replication connection, which a server refuses until told otherwise. */
+function replicationRefused(error: unknown): OperationError | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/pg_hba\.conf entry for replication|must be superuser or replication role|permission denied to start WAL sender/.test(message)) return undefined;
+  return new OperationError(message, "give aj's database user the REPLICATION attribute (ALTER ROLE ... REPLICATION) and a `host replication <user> <address> scram-sha-256` line in pg_hba.conf", { cause: error });
 }
 
 async function putSmall(ctx: Context, store: ObjectStore, key: string, body: Buffer, contentType: string): Promise<void> {
