@@ -1,7 +1,15 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { compareExpected } from '../../src/backup/physical/drill.js';
+import { parseBackupLabel, stopOfManifest } from '../../src/backup/physical/manifest.js';
 import { restoreCommand } from '../../src/backup/physical/recovery.js';
 import { obsoleteWal } from '../../src/backup/physical/retention.js';
+import { TarWatch } from '../../src/backup/physical/tar-watch.js';
 import { lsnValue, parseLsn, parseTargetTime, postgresTime } from '../../src/backup/physical/target.js';
 import { UsageError } from '../../src/errors.js';
 import type { ObjectInfo, ObjectStore } from '../../src/storage/store.js';
@@ -83,5 +91,30 @@ describe('drill expectations', () => {
       { database: 'shop', table: 'public.factures', expected: 1, actual: null },
       { database: 'gone', table: 'public.x', expected: 0, actual: null },
     ]);
+  });
+});
+
+describe('TarWatch', () => {
+  it('passes a tar through unchanged and keeps the members it watches, whatever the chunk boundaries', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aj-tarwatch-'));
+    try {
+      mkdirSync(join(dir, 'pg_wal'));
+      writeFileSync(join(dir, 'backup_label'), 'START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nSTART TIMELINE: 1\n');
+      writeFileSync(join(dir, 'pg_wal', '000000010000000000000002'), randomBytes(70_000));
+      writeFileSync(join(dir, 'backup_manifest'), JSON.stringify({ 'WAL-Ranges': [{ Timeline: 1, 'Start-LSN': '0/2000028', 'End-LSN': '0/2000100' }] }));
+      const tar = execFileSync('tar', ['--create', '--format=ustar', '--file=-', '--directory', dir, 'backup_label', 'pg_wal', 'backup_manifest']);
+      for (const size of [1, 511, 512, 4096, tar.length]) {
+        const watch = new TarWatch(new Set(['backup_label', 'backup_manifest']));
+        const chunks = Array.from({ length: Math.ceil(tar.length / size) }, (_, i) => tar.subarray(i * size, (i + 1) * size));
+        const out: Buffer[] = [];
+        for await (const chunk of Readable.from(chunks).pipe(watch)) out.push(chunk as Buffer);
+        expect(Buffer.concat(out).equals(tar), `chunks of ${size}`).toBe(true);
+        expect(parseBackupLabel(watch.members.get('backup_label')!.toString())).toEqual({ startLsn: '0/2000028', startWal: '000000010000000000000002', timeline: 1 });
+        expect(stopOfManifest(watch.members.get('backup_manifest')!.toString())).toEqual({ stopLsn: '0/2000100', timeline: 1 });
+        expect([...watch.members.keys()].sort()).toEqual(['backup_label', 'backup_manifest']);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
