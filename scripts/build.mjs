@@ -10,7 +10,8 @@
 // group and no database driver. Dependencies that only some commands use (the AWS SDK, nodemailer,
 // execa, age, iconv-lite, ...) stay in node_modules.
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -48,6 +49,31 @@ const pgNodeStreams = {
   },
 };
 
+/**
+ * Writes the bundle while other processes may be running aj from it (tests, in a shared checkout):
+ * every file is written whole and renamed into place, the chunks (named by their content's hash)
+ * before main.js, which names them; chunks of earlier builds stay an hour for the commands started
+ * before this build that still load them lazily.
+ */
+function install(outputFiles) {
+  const dir = join(root, outdir);
+  mkdirSync(dir, { recursive: true });
+  const writeWhole = (file) => {
+    const temporary = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, file.contents);
+    renameSync(temporary, file.path);
+  };
+  const entry = join(dir, 'main.js');
+  for (const file of outputFiles) if (file.path !== entry) writeWhole(file);
+  for (const file of outputFiles) if (file.path === entry) writeWhole(file);
+  const current = new Set(outputFiles.map((file) => basename(file.path)));
+  const hourAgo = Date.now() - 3600_000;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!current.has(name) && statSync(path).mtimeMs < hourAgo) rmSync(path, { force: true });
+  }
+}
+
 const tsc = new Promise((resolve) => {
   const child = spawn(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
   child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
@@ -55,11 +81,11 @@ const tsc = new Promise((resolve) => {
 
 let bundled = 0;
 try {
-  rmSync(`${root}/${outdir}`, { recursive: true, force: true });
-  await build({
+  const { outputFiles } = await build({
     absWorkingDir: root,
     entryPoints: { main: 'src/main.ts' },
     outdir,
+    write: false,
     bundle: true,
     splitting: true,
     format: 'esm',
@@ -74,8 +100,10 @@ try {
     legalComments: 'none',
     logLevel: 'warning',
   });
-} catch {
-  // esbuild has printed the errors.
+  install(outputFiles);
+} catch (error) {
+  // esbuild has printed its errors; anything else is printed here.
+  if (!error?.errors) console.error(error);
   bundled = 1;
 }
 const typed = await tsc;
