@@ -151,6 +151,25 @@ function storedSegments(storage) {
   return sizes;
 }
 
+/**
+ * `aj wal push` of one real segment (the newest archived one still in pg_wal), as PostgreSQL runs it:
+ * a new upload to fresh storage of the bench's kind, then the same push again (already archived, no upload).
+ */
+async function timePushes() {
+  const done = readdirSync(join(dataDir, 'pg_wal', 'archive_status')).filter((f) => /^[0-9A-F]{24}\.done$/.test(f)).sort();
+  const segment = done.at(-1).slice(0, 24);
+  const times = { upload: [], again: [] };
+  for (let i = 0; i < 5; i += 1) {
+    const env = { ...process.env, AJ_DATA_DIR: join(work, 'aj-data'), AWS_EC2_METADATA_DISABLED: 'true', ...(s3rver ? { ...s3rver.env, BACKUP_BUCKET: `s3://aj-bench/timing-${i}` } : { BACKUP_BUCKET: `file://${join(work, `timing-${i}`)}` }) };
+    for (const kind of ['upload', 'again']) {
+      const started = process.hrtime.bigint();
+      must(spawnSync(process.execPath, [aj, 'wal', 'push', `pg_wal/${segment}`], { cwd: dataDir, env, encoding: 'utf8' }), `aj wal push ${segment}`);
+      times[kind].push(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+  return times;
+}
+
 function gzipLevels(segment) {
   return [1, 3, 6, 9].map((level) => {
     const times = [];
@@ -187,6 +206,7 @@ try {
     quietSegments.push(sample.segment);
     console.log(`    RPO sample ${i + 1}: ${sample.seconds.toFixed(1)} s`);
   }
+  const pushTimes = await timePushes();
   const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
   const segments = values.storage === 'file' ? storedSegments(storage) : [];
   const sample = segments.length ? gunzipSync(readFileSync(segments[segments.length >> 1].path)) : undefined;
@@ -195,6 +215,7 @@ try {
     aj: { tps: stats(results.aj.map((r) => r.tps)), readyAtEnd: stats(results.aj.map((r) => r.ready)), drainSeconds: stats(results.aj.map((r) => r.drainSeconds)), walMiB: stats(results.aj.map((r) => r.walMiB)) },
     raw: { tps: stats(results.raw.map((r) => r.tps)), readyAtEnd: stats(results.raw.map((r) => r.ready)), walMiB: stats(results.raw.map((r) => r.walMiB)) },
     rpoSeconds: stats(rpo),
+    pushSeconds: { upload: stats(pushTimes.upload), alreadyArchived: stats(pushTimes.again) },
     // A segment closed by archive_timeout after one small commit: what a quiet office hour costs per minute.
     quietSegmentBytes: segments.length ? median(segments.filter((s) => quietSegments.some((q) => s.path.endsWith(`${q}.gz`))).map((s) => s.size)) : undefined,
     archivedSegments: segments.length ? { count: segments.length, medianBytes: median(segments.map((s) => s.size)), ratio: median(segments.map((s) => s.size)) / 2 ** 24 } : undefined,
