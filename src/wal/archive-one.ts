@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { createGunzip, gzip } from 'node:zlib';
 import { VerificationError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../storage/store.js';
 import { WAL_SHA256_METADATA, WAL_SIZE_METADATA, WalConflictError } from './errors.js';
@@ -38,7 +39,7 @@ export async function archiveWalFile(archiving: Archiving, name: string, content
   const key = walKey(archiving.systemIdentifier, name, Boolean(archiving.recipient));
   const result = { name, key, bytes: content.length, sha256 };
   const existing = await store.head(key);
-  if (existing) return { ...result, outcome: 'already-archived', storedBytes: sameOrConflict(store, existing, name, sha256) };
+  if (existing && !(await metadataLost(archiving, existing, sha256))) return { ...result, outcome: 'already-archived', storedBytes: sameOrConflict(store, existing, name, sha256) };
 
   const body = await packWal(content, archiving);
   const stored = createHash('sha256').update(body).digest('hex');
@@ -77,6 +78,26 @@ async function packWal(content: Buffer, archiving: Archiving): Promise<Buffer> {
   for await (const chunk of encrypted.stream) chunks.push(chunk as Buffer);
   await encrypted.exited;
   return Buffer.concat(chunks);
+}
+
+/**
+ * A local-storage put killed between linking the object and renaming its metadata sidecar leaves the
+ * object without the SHA-256 it is proven by: when it holds exactly this file's content, it is
+ * removed so the push writes it again whole (nothing else is ever replaced). S3 stores metadata
+ * with the object, and an encrypted object cannot be compared here: those stay conflicts.
+ */
+async function metadataLost(archiving: Archiving, info: ObjectInfo, sha256: string): Promise<boolean> {
+  const { store } = archiving;
+  if (store.kind !== 'file' || archiving.recipient || info.metadata[WAL_SHA256_METADATA]) return false;
+  const hash = createHash('sha256');
+  try {
+    await pipeline(await store.get(info.key), createGunzip(), new Writable({ write: (chunk: Buffer, _e, done) => { hash.update(chunk); done(); } }));
+  } catch {
+    return false;
+  }
+  if (hash.digest('hex') !== sha256) return false;
+  await store.delete(info.key);
+  return true;
 }
 
 /** An object already at the key: the stored size when it holds this very content, else a conflict. */

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { generateIdentity, identityToRecipient } from 'age-encryption';
@@ -69,6 +69,14 @@ describe('aj wal push / fetch on a cluster archiving through aj', () => {
     expect(JSON.parse(same.stdout).requested.outcome).toBe('already-archived');
     expect(statSync(storedPath(segment)).mtimeMs).toBe(before);
 
+    // A local put killed after linking the object, before its metadata sidecar: written again whole, then provable.
+    rmSync(`${storedPath(segment)}.ajmeta`);
+    const repaired = await aj(['--env-file', cluster.envFile, 'wal', 'push', `pg_wal/${segment}`, '--json'], { cwd: cluster.dataDir });
+    expect(repaired.exitCode, repaired.stderr).toBe(0);
+    expect(JSON.parse(repaired.stdout).requested.outcome).toBe('uploaded');
+    expect(JSON.parse(readFileSync(`${storedPath(segment)}.ajmeta`, 'utf8'))).toMatchObject({ 'aj-wal-sha256': JSON.parse(repaired.stdout).requested.sha256 });
+    const after = statSync(storedPath(segment)).mtimeMs;
+
     const forged = join(scratchDir('wal-forged'), segment);
     const content = readFileSync(join(cluster.dataDir, 'pg_wal', segment));
     content[100] = content[100]! ^ 0xff;
@@ -76,7 +84,7 @@ describe('aj wal push / fetch on a cluster archiving through aj', () => {
     const other = await aj(['--env-file', cluster.envFile, 'wal', 'push', forged, '--data-dir', cluster.dataDir]);
     expect(other.exitCode).toBe(5);
     expect(other.stderr).toMatch(new RegExp(`^aj: WAL file ${segment} is already archived with different content at file://.*: not overwritten \\(two servers`, 'm'));
-    expect(statSync(storedPath(segment)).mtimeMs).toBe(before);
+    expect(statSync(storedPath(segment)).mtimeMs).toBe(after);
     expect(alerts).toEqual([expect.objectContaining({ key: 'wal-push:conflict', subject: expect.stringContaining(`refused to overwrite ${segment}`) })]);
   });
 
