@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Context } from '../context.js';
 import { AjError, ConfigError, UsageError, VerificationError } from '../errors.js';
+import { fsyncPath } from '../storage/fs.js';
 import { HashingStream } from '../storage/hashing.js';
 import { SHA256_METADATA, type ObjectInfo, type ObjectStore } from '../storage/store.js';
 import { type VerifyingStream, openVerified } from '../storage/verified.js';
@@ -66,7 +67,8 @@ export async function fetchWal(ctx: Context, options: FetchOptions): Promise<Fet
     const plain = identity ? await (await import('../backup/encryption.js')).decryptWith(identity, source) : source;
     await pipeline(plain, createGunzip(), hashing, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
     if (identity) await finished(source);
-    await fsyncFile(temporary);
+    // On disk before the rename: a crash right after must not leave PostgreSQL a named but empty file.
+    await fsyncPath(temporary);
     if (hashing.bytes !== original.size || hashing.sha256 !== original.sha256) {
       throw new VerificationError(
         `WAL file ${name} from ${store.url}/${info.key} is damaged: ${hashing.bytes !== original.size ? `${hashing.bytes} bytes instead of ${original.size}` : 'its SHA-256 differs from the one recorded'}; not restored`,
@@ -106,14 +108,4 @@ function damageOf(source: Readable, error: unknown, decrypting: boolean, name: s
     `WAL file ${name} from ${where} cannot be read back: ${failure.message}; not restored`,
     'recovery cannot go past this file: restore it from another copy of the archive, or check the identity',
   );
-}
-
-/** On disk before the rename: a crash right after must not leave PostgreSQL a named but empty file. */
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
