@@ -134,6 +134,14 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     expect(notEmpty.exitCode, notEmpty.stderr).toBe(2);
     expect(notEmpty.stderr).toBe(`aj: --target-dir ${other} is not empty (1 entries) (give an empty or new directory, or add --force to replace what is there)`);
     expect(readFileSync(join(other, 'notes.txt'), 'utf8')).toBe('keep me');
+
+    const wrongKey = join(scratch, 'other-identity.txt');
+    writeFileSync(wrongKey, `${await age.generateIdentity()}\n`, { mode: 0o600 });
+    const emptyDir = join(scratch, 'wrong-key');
+    const undecryptable = await aj(['backup', 'restore', String(baseId), '--physical', '--target-dir', emptyDir, '--identity', wrongKey, '--wal-env-file', envFile], { env });
+    expect(undecryptable.exitCode, undecryptable.stderr).toBe(4);
+    expect(undecryptable.stderr).toMatch(/^aj: cannot decrypt the backup: .* \(check that the identity matches BACKUP_AGE_RECIPIENT, and verify the object\)$/);
+    expect(readdirSync(emptyDir)).toEqual([]);
     expect(busy.stdout).toBe('');
   });
 

@@ -46,17 +46,26 @@ export async function unpackBaseBackup(store: ObjectStore, record: BaseBackupRec
   const tar = execa('tar', ['--extract', '--no-same-owner', '--file=-', `--directory=${dir}`], { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', cancelSignal: options.signal, reject: false });
   const entry = new PassThrough({ highWaterMark: 1 << 20 });
   const feeding = pipeline(verified, forgivingSink(entry), { signal: options.signal }).then(() => undefined, (error: unknown) => error);
+  // Which stage failed first names the problem: the others only see it passed along by the pipeline.
+  let first: { stage: 'decrypt' | 'gunzip' | 'tar'; error: Error } | undefined;
   const unpacking = (async () => {
     const plain = options.identity
-      ? await decryptWith(options.identity, entry).catch((error: unknown) => {
+      ? await decryptWith(options.identity, entry).catch((error: Error) => {
         entry.destroy();
+        first ??= { stage: 'decrypt', error };
         throw error;
       })
       : entry;
-    await pipeline(plain, createGunzip(), tar.stdin!).catch((error: { code?: string }) => {
-      throw options.identity && !error.code?.startsWith('Z_') ? decryptionError(error) : error;
-    });
-  })().then(() => undefined, (error: unknown) => error);
+    const gunzip = createGunzip();
+    if (options.identity) plain.once('error', (error) => (first ??= { stage: 'decrypt', error }));
+    gunzip.once('error', (error) => (first ??= { stage: 'gunzip', error }));
+    tar.stdin!.once('error', (error) => (first ??= { stage: 'tar', error }));
+    await pipeline(plain, gunzip, tar.stdin!);
+  })().then(() => undefined, (error: Error) => {
+    // Nothing reads the checked stream any more: let it run to its end (the checksum) unhindered.
+    entry.destroy();
+    return error;
+  });
   const fed = await feeding;
   if (fed) {
     // The object is damaged or unreadable: stop the unpacking, which waits for bytes that will not come.
@@ -64,11 +73,16 @@ export async function unpackBaseBackup(store: ObjectStore, record: BaseBackupRec
     tar.kill();
   }
   const unpackError = await unpacking;
+  // An unpacking that failed before or while feeding tar leaves it waiting for the rest of its input.
+  if (unpackError && first?.stage !== 'tar') tar.kill();
   const done = await tar;
   if (fed) throw fed;
-  if (unpackError instanceof VerificationError) throw unpackError;
-  if (done.exitCode !== 0 && !done.isCanceled) throw new OperationError(`tar could not unpack base backup ${record.id} into ${dir}: ${String(done.stderr).trim().split('\n').at(-1)}`, 'check free space and permissions of --target-dir');
-  if (unpackError) throw new VerificationError(`base backup ${record.id} does not unpack: ${(unpackError as Error).message}`, 'use another base backup and check the storage');
+  if (first?.stage === 'decrypt') throw decryptionError(first.error);
+  if (first?.stage === 'gunzip') throw new VerificationError(`base backup ${record.id} does not unpack: ${first.error.message}`, 'use another base backup and check the storage');
+  if (done.exitCode !== 0 || first?.stage === 'tar') {
+    throw new OperationError(`tar could not unpack base backup ${record.id} into ${dir}: ${String(done.stderr).trim().split('\n').at(-1) || first?.error.message}`, 'check free space and permissions of --target-dir');
+  }
+  if (unpackError) throw unpackError;
   // PostgreSQL refuses a data directory others can read.
   await chmod(dir, 0o700);
 }
