@@ -1,33 +1,20 @@
 #!/usr/bin/env node
-// Startup benchmark: how much aj adds to a bare Node start, in one run on this machine.
-// Targets (issue 2): `aj --version` <= 1.5x `node -e 0`; `aj backup list` (with its query) <= 2.5x.
-// Usage: npm run build && node bench/startup.mjs   (BENCH_RUNS=30; BENCH_DATABASE_URL=postgresql://... for backup list)
+// Start-up benchmark (issue 17): how much aj adds to a bare Node start. Runs alternate
+// (node -e 0, aj --version, aj --help, aj backup list, node -e 0, ...; bench/_lib/alternate.mjs) and each
+// aj command gets the median, min-max and its ratio of medians to `node -e 0`.
+// Targets: `aj --version` <= 1.15x, `aj backup list` (connection, migration check, query) <= 2.0x.
+//   npm run build && node bench/startup.mjs [--rounds 21] [--json FILE]
+// Database for backup list: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/aj_bench_startup),
+// created and migrated first.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { alternate, benchOptions } from './_lib/alternate.mjs';
 
+const { rounds, json } = benchOptions(process.argv.slice(2), { rounds: 21 });
 const aj = fileURLToPath(new URL('../bin/aj', import.meta.url));
-const runs = Number(process.env.BENCH_RUNS ?? 20);
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/aj_bench_startup';
 // Only what the commands need: a developer's AWS_* or SMTP_* must not change what is measured.
 const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, AJ_DATA_DIR: fileURLToPath(new URL('../aj-data', import.meta.url)) };
-
-/** One run: wall milliseconds, exit status and the first stderr line. */
-function once(cmd, args) {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(cmd, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  return { ms, status: result.status ?? 1, error: (result.error?.message ?? result.stderr.split('\n').find(Boolean) ?? '').trim() };
-}
-
-/** Median over `runs` after two warm-up runs (page cache, JIT of npm's shims do not count). */
-function measure(label, cmd, args) {
-  for (let i = 0; i < 2; i += 1) {
-    const warm = once(cmd, args);
-    if (warm.status !== 0) return { label, failed: `exit ${warm.status}: ${warm.error}` };
-  }
-  const times = Array.from({ length: runs }, () => once(cmd, args).ms).sort((a, b) => a - b);
-  return { label, median: times[Math.floor(times.length / 2)], min: times[0] };
-}
 
 /** `aj backup list` should time the query, not the first migration or a missing database. */
 function prepareDatabase() {
@@ -35,28 +22,21 @@ function prepareDatabase() {
   const name = url.pathname.slice(1);
   url.pathname = '/postgres';
   spawnSync('psql', ['-X', '-q', url.toString(), '-c', `CREATE DATABASE "${name}"`], { encoding: 'utf8' });
-  const migrated = once(aj, ['db', 'migrate']);
-  return migrated.status === 0 ? undefined : `aj db migrate failed (exit ${migrated.status}: ${migrated.error})`;
+  const migrated = spawnSync(process.execPath, ['--', aj, 'db', 'migrate'], { env, encoding: 'utf8' });
+  if (migrated.status !== 0) throw new Error(`aj db migrate failed (exit ${migrated.status}): ${migrated.stderr.trim()}`);
 }
 
-const baseline = measure('node -e 0', process.execPath, ['-e', '0']);
-const results = [
-  measure('aj --version', aj, ['--version']),
-  measure('aj --help', aj, ['--help']),
-];
-const dbProblem = prepareDatabase();
-results.push(dbProblem ? { label: 'aj backup list', failed: dbProblem } : measure('aj backup list', aj, ['backup', 'list']));
+prepareDatabase();
+const node = { name: 'node -e 0', cmd: [process.execPath, '-e', '0'], env };
+const ajRun = (args) => ({ name: `aj ${args.join(' ')}`, cmd: [aj, ...args], env, baseline: node.name });
+const summary = await alternate([node, ajRun(['--version']), ajRun(['--help']), ajRun(['backup', 'list'])], { rounds, json, title: 'start-up', quiet: true });
 
-const targets = { 'aj --version': 1.5, 'aj backup list': 2.5 };
-console.log(`node ${process.version}, ${runs} runs each, median (min) wall time\n`);
-console.log(`${baseline.label.padEnd(18)} ${baseline.median.toFixed(1).padStart(7)} ms (${baseline.min.toFixed(1)})`);
-for (const r of results) {
-  if (r.failed) {
-    console.log(`${r.label.padEnd(18)} not measured: ${r.failed}`);
-    continue;
-  }
-  const ratio = r.median / baseline.median;
-  const target = targets[r.label];
-  const verdict = target ? `  target <= ${target}x: ${ratio <= target ? 'met' : 'MISSED'}` : '';
-  console.log(`${r.label.padEnd(18)} ${r.median.toFixed(1).padStart(7)} ms (${r.min.toFixed(1)})  ${ratio.toFixed(2)}x node -e 0${verdict}`);
+const targets = { 'aj --version': 1.15, 'aj backup list': 2.0 };
+const ms = (s) => `${(s * 1000).toFixed(1)} ms`;
+console.log(`\nnode ${process.version}, ${rounds} alternating rounds, load average ${summary.loadAverage1m.min.toFixed(2)}-${summary.loadAverage1m.max.toFixed(2)}`);
+for (const v of summary.variants) {
+  const target = targets[v.name];
+  const verdict = target === undefined ? '' : `  target <= ${target}x: ${v.ratio <= target ? 'met' : 'MISSED'}`;
+  const ratio = v.ratio === undefined ? '' : `  ${v.ratio.toFixed(2)}x node -e 0`;
+  console.log(`${v.name.padEnd(16)} median ${ms(v.seconds.median)} (${ms(v.seconds.min)} - ${ms(v.seconds.max)})${ratio}${verdict}`);
 }

@@ -1,74 +1,102 @@
-// Benchmark: `aj import csv` against `psql \copy` of the same generated clients file into the
-// same empty table (with its indexes), in two fresh databases. Not run in CI.
-//   npm run build && node bench/import/bench.mjs [ROWS]      (default 1,000,000)
+// Benchmark (issue 17): `aj import csv` of a generated clients file against `psql \copy` of the
+// same rows, alternating (aj, psql, aj, psql, ...; bench/_lib/alternate.mjs), each run into an
+// emptied table with its indexes; medians with min-max and the ratio of medians. Not run in CI.
+//   npm run build && node bench/import/bench.mjs [ROWS] [--rounds 3] [--json FILE] [--app]
+// ROWS defaults to 1,000,000. Targets: <= 2.0x at 1M rows, <= 2.5x at 100k.
+// Default: aj's own clients table; psql copies the file's columns as they are.
+// --app: the web app's Prisma-shaped "Client" (test/fixtures/prisma-app.sql, cuid ids and "updatedAt"
+// made by aj); psql copies the very rows aj wrote, ids and stamps included.
 // Server: AJ_BENCH_DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { alternate, benchOptions } from '../_lib/alternate.mjs';
 import { generateClients } from './generate.mjs';
 
-const rows = Number(process.argv[2] ?? 1_000_000);
+const { rounds, json, positionals } = benchOptions(process.argv.slice(2).filter((a) => a !== '--app'));
+const app = process.argv.includes('--app');
+const rows = Number(positionals[0] ?? 1_000_000);
 const server = process.env.AJ_BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const bin = fileURLToPath(new URL('../../bin/aj', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'aj-bench-import-'));
 const csv = join(dir, 'clients.csv');
 const COLUMNS = 'reference,type,nom,prenom,raison_sociale,email,telephone,adresse,code_postal,ville,siret';
-
 const urlFor = (db) => Object.assign(new URL(server), { pathname: `/${db}` }).toString();
 
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: server });
+// The Prisma-shaped app's mapping, as in bench/app-database/run.mjs.
+const MAPPING = {
+  version: 1,
+  client: { table: 'Client', idKind: 'cuid', columns: { reference: 'reference', type: 'type', nom: 'nom', prenom: 'prenom', raisonSociale: 'raisonSociale', email: 'email', telephone: 'telephone', adresse: 'adresse', codePostal: 'codePostal', ville: 'ville', siret: 'siret', remindersPaused: 'relancesSuspendues', deletedAt: 'deletedAt', createdAt: 'createdAt', updatedAt: 'updatedAt' }, labels: { type: { particulier: 'PARTICULIER', professionnel: 'PROFESSIONNEL' } } },
+  chantier: { table: 'Chantier', idKind: 'cuid', columns: { reference: 'reference', clientId: 'clientId', nom: 'nom', statut: 'statut', dateDebut: 'dateDebut', updatedAt: 'updatedAt' }, labels: { statut: { prevu: 'PLANIFIE', en_cours: 'EN_COURS', termine: 'TERMINE', annule: 'ANNULE' } } },
+  devis: { table: 'Devis', idKind: 'cuid', columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEnvoi: 'dateEnvoi', dateValidite: 'dateValidite', dateSignature: 'dateSignature', updatedAt: 'updatedAt' }, labels: { statut: { brouillon: 'BROUILLON', envoye: 'ENVOYE', signe: 'SIGNE', refuse: 'REFUSE', expire: 'EXPIRE' } } },
+  facture: { table: 'Facture', idKind: 'cuid', columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEcheance: 'dateEcheance', datePaiement: 'datePaiement', updatedAt: 'updatedAt' }, labels: { statut: { brouillon: 'BROUILLON', envoyee: 'ENVOYEE', payee: 'PAYEE', annulee: 'ANNULEE' } } },
+};
+
+async function sql(db, text) {
+  const client = new pg.Client({ connectionString: urlFor(db) });
   await client.connect();
   try {
-    await client.query(sql);
+    await client.query(text);
   } finally {
     await client.end();
   }
 }
 
-/** Runs a command, returning wall time and the peak RSS read from /proc while it runs. */
-function timed(command, args, env) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let peakKb = 0;
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const poll = setInterval(() => {
-      const status = existsSync(`/proc/${child.pid}/status`) ? readFileSync(`/proc/${child.pid}/status`, 'utf8') : '';
-      const hwm = /VmHWM:\s+(\d+)/.exec(status);
-      if (hwm) peakKb = Math.max(peakKb, Number(hwm[1]));
-    }, 50);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(poll);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) reject(new Error(`${command} exited ${code}: ${out}`));
-      else resolve({ seconds, peakMb: peakKb / 1024, out });
-    });
-  });
-}
+const run = (command, args, env = {}) => {
+  const r = spawnSync(command, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+};
 
-const dbs = [`aj_bench_psql_${process.pid}`, `aj_bench_aj_${process.pid}`];
+// aj writes into one database, psql into another of the same shape.
+const ajDb = `aj_bench_import_aj_${process.pid}`;
+const rawDb = `aj_bench_import_raw_${process.pid}`;
 try {
   await generateClients(csv, rows);
-  console.log(`file: ${rows.toLocaleString('en')} rows, ${(statSync(csv).size / 1e6).toFixed(0)} MB`);
-  for (const db of dbs) {
-    await admin(`CREATE DATABASE "${db}"`);
-    await timed('node', [bin, 'db', 'migrate'], { DATABASE_URL: urlFor(db) });
+  console.log(`file: ${rows.toLocaleString('en')} clients, ${(statSync(csv).size / 1e6).toFixed(0)} MB; target table: ${app ? 'the app\'s "Client"' : 'aj.clients'}`);
+  for (const db of [ajDb, rawDb]) await sql('postgres', `CREATE DATABASE "${db}"`);
+  const ajEnv = { DATABASE_URL: urlFor(ajDb) };
+  let ajEmpty;
+  let rawEmpty;
+  let rawCopy;
+  if (app) {
+    const fixture = readFileSync(new URL('../../test/fixtures/prisma-app.sql', import.meta.url), 'utf8');
+    for (const db of [ajDb, rawDb]) await sql(db, fixture);
+    ajEnv.AJ_SCHEMA_FILE = join(dir, 'aj-schema.json');
+    writeFileSync(ajEnv.AJ_SCHEMA_FILE, JSON.stringify(MAPPING));
+    run(process.execPath, [bin, 'db', 'migrate'], ajEnv);
+    ajEmpty = () => sql(ajDb, 'TRUNCATE "Client" CASCADE');
+    rawEmpty = () => sql(rawDb, 'TRUNCATE "Client" CASCADE');
+    // The rows aj wrote, exported once after its first run.
+    const rawRows = join(dir, 'client-rows.csv');
+    rawCopy = { shell: `psql -X -q '${urlFor(rawDb)}' -v ON_ERROR_STOP=1 -c "\\copy \\"Client\\" FROM '${rawRows}' WITH (FORMAT csv)"` };
+    rawCopy.export = () => run('psql', ['-X', '-q', urlFor(ajDb), '-c', `\\copy (SELECT * FROM "Client") TO '${rawRows}' WITH (FORMAT csv)`]);
+  } else {
+    for (const db of [ajDb, rawDb]) run(process.execPath, [bin, 'db', 'migrate'], { DATABASE_URL: urlFor(db) });
+    ajEmpty = () => sql(ajDb, 'TRUNCATE aj.clients RESTART IDENTITY CASCADE');
+    rawEmpty = () => sql(rawDb, 'TRUNCATE aj.clients RESTART IDENTITY CASCADE');
+    rawCopy = { shell: `psql -X -q '${urlFor(rawDb)}' -v ON_ERROR_STOP=1 -c "\\copy aj.clients(${COLUMNS}) FROM '${csv}' WITH (FORMAT csv, HEADER true, DELIMITER ';')"` };
   }
-  const psql = await timed('psql', [urlFor(dbs[0]), '-v', 'ON_ERROR_STOP=1', '-c', `\\copy aj.clients(${COLUMNS}) FROM '${csv}' WITH (FORMAT csv, HEADER true, DELIMITER ';')`], {});
-  const aj = await timed('node', [bin, 'import', 'csv', csv, '--entity', 'clients', '--json'], { DATABASE_URL: urlFor(dbs[1]) });
-  const summary = JSON.parse(aj.out.slice(aj.out.indexOf('{')));
-  if (summary.inserted !== rows) throw new Error(`aj inserted ${summary.inserted} of ${rows} rows`);
-  console.log(`psql \\copy      ${psql.seconds.toFixed(2)} s`);
-  console.log(`aj import csv   ${aj.seconds.toFixed(2)} s, ${Math.round(rows / aj.seconds).toLocaleString('en')} rows/s, peak RSS ${aj.peakMb.toFixed(0)} MB`);
-  console.log(`ratio aj/psql   ${(aj.seconds / psql.seconds).toFixed(2)}x (target <= 3x, peak RSS < 250 MB)`);
+  await alternate(
+    [
+      {
+        name: `aj import csv (${rows.toLocaleString('en')} rows)`,
+        cmd: [process.execPath, bin, 'import', 'csv', csv, '--entity', 'clients', '--json'],
+        env: ajEnv,
+        before: ajEmpty,
+        after: (result, round) => {
+          const inserted = JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))).inserted;
+          if (inserted !== rows) throw new Error(`aj inserted ${inserted} of ${rows} rows`);
+          if (round === 1) rawCopy.export?.();
+        },
+      },
+      { name: 'psql \\copy', shell: rawCopy.shell, before: rawEmpty },
+    ].map((v, i, all) => (i === 0 ? { ...v, baseline: all[1].name } : v)),
+    { rounds, json, title: `import ${rows.toLocaleString('en')} clients${app ? ' into the app\'s "Client"' : ''}` },
+  );
 } finally {
-  for (const db of dbs) await admin(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch(() => undefined);
+  for (const db of [ajDb, rawDb]) await sql('postgres', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -144,8 +144,9 @@ function sameTargetCheck(noun: string): string {
 export async function applyStaged(client: pg.PoolClient, b: BusinessSql, entity: Entity, fields: string[], onConflict: OnConflict, problems: ProblemLog, skipInvalid: boolean): Promise<ApplyCounts> {
   const sql = entitySql(b, entity);
   const target = TARGET[entity];
-  // The staging table was just filled: without statistics the planner guesses its size from nothing.
-  await client.query('ANALYZE import_stage');
+  // Statistics of the columns rows are matched on, so that matching against a large table gets a
+  // fitting join; all thirteen columns took 0.6 s at 100k rows, longer than the matching itself.
+  await client.query(`ANALYZE import_stage (reference, ${entity === 'clients' ? 'email' : 'client'})`);
   for (const statement of sql.resolve) await client.query(statement);
   const countMatched = async () => Number((await client.query('SELECT count(target_id) AS matched FROM import_stage')).rows[0].matched);
   let matched = await countMatched();
