@@ -267,6 +267,7 @@ async function restorePhysicalCommand(ctx: Context, ref: string, opts: RestoreFl
   if (opts.json) return ctx.io.json(result);
   const goal = result.target.kind === 'time' ? `${formatTime(result.target.value)} (${result.target.value})` : result.target.kind === 'lsn' ? `WAL position ${result.target.value}` : 'the end of the archived WAL';
   ctx.io.out(`base backup ${result.backupId} restored into ${result.targetDir}${result.filesVerified ? ' (pg_verifybackup: every file as backed up)' : ''}; on start it recovers up to ${goal}, then promotes`);
+  for (const note of result.notes) ctx.io.warn(note);
   ctx.io.out('start it with:');
   for (const line of result.next) ctx.io.out(`  ${line}`);
   ctx.io.out("it keeps the source's archive_command: unless it replaces the source server, set archive_mode = off in its postgresql.auto.conf first");

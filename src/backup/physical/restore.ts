@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
@@ -37,6 +37,8 @@ export interface PhysicalRestoreResult {
   settings: Record<string, string>;
   /** What to run next, one command per line. */
   next: string[];
+  /** What to do first, when the backup lacks part of the server's configuration. */
+  notes: string[];
 }
 
 /**
@@ -58,9 +60,12 @@ export async function restorePhysical(ctx: Context, options: PhysicalRestoreOpti
     ...(process.getuid?.() === 0 ? [`chown -R postgres:postgres ${dir}`] : []),
     `${process.getuid?.() === 0 ? 'runuser -u postgres -- ' : ''}${join(materialized.binDir, 'pg_ctl')} -D ${dir} start`,
   ];
+  // Debian keeps the server's configuration in /etc/postgresql, outside the data directory and the backup.
+  const notes = ['postgresql.conf', 'pg_hba.conf'].filter((file) => !existsSync(join(dir, file)))
+    .map((file) => `the backup holds no ${file} (Debian keeps it in /etc/postgresql/<version>/<cluster>): copy the source server's into ${dir} before starting`);
   return {
     backupId: record.id, key: record.object_key!, targetDir: dir, target: describeTarget(options.target), earliest: record.finished_at!,
-    filesVerified: materialized.filesVerified, settings: materialized.settings, next,
+    filesVerified: materialized.filesVerified, settings: materialized.settings, next, notes,
   };
 }
 
