@@ -41,20 +41,22 @@ export async function encryptTo(recipient: string, plain: Readable): Promise<Enc
 /**
  * Starts the age binary, or returns undefined when it is not installed. A producer started with
  * `input` as its stdout (startPgTool's `stdout` option) writes into age without a copy through Node:
- * the caller then closes its own end (`input.destroy()`) so that age sees the producer's end.
+ * the caller then closes its own end (`input.destroy()`) so that age sees the producer's end. With
+ * `output` (an open file's descriptor) age writes there and `stream` is empty.
  */
-export async function startEncryptor(recipient: string): Promise<Encryptor | undefined> {
+export async function startEncryptor(recipient: string, options: { output?: number } = {}): Promise<Encryptor | undefined> {
   const binary = ageBinary();
   if (!binary) return undefined;
-  const child = spawn(binary, ['--encrypt', '--recipient', recipient], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(binary, ['--encrypt', '--recipient', recipient], { stdio: ['pipe', options.output ?? 'pipe', 'pipe'] });
   // An age that dies mid-stream: its exit status tells, not an EPIPE thrown at the writer.
-  child.stdin.on('error', () => undefined);
+  const input = child.stdin!;
+  input.on('error', () => undefined);
   let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (text: string) => {
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
     if (stderr.length < 65536) stderr += text;
   });
-  const stderrRead = new Promise<void>((resolve) => child.stderr.once('close', () => resolve()));
+  const stderrRead = new Promise<void>((resolve) => child.stderr!.once('close', () => resolve()));
   const exited = (async () => {
     const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', reject);
@@ -72,7 +74,7 @@ export async function startEncryptor(recipient: string): Promise<Encryptor | und
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill();
   };
-  return { input: child.stdin, stream: holdOutput(child.stdout), exited, kill };
+  return { input, stream: options.output === undefined ? holdOutput(child.stdout!) : Readable.from([]), exited, kill };
 }
 
 /** The age binary, unless AJ_AGE_BINARY=none forces the bundled implementation. */

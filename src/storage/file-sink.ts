@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 
 // Written data is flushed to disk in the background every this many bytes: the fsync that ends the
@@ -61,4 +63,48 @@ function after(buffers: Buffer[], written: number): Buffer[] {
   while (i < buffers.length && skip >= buffers[i]!.length) skip -= buffers[i++]!.length;
   if (i === buffers.length) return [];
   return [buffers[i]!.subarray(skip), ...buffers.slice(i + 1)];
+}
+
+// How long to wait for a producer to write more, once the file has been read to its current end.
+const FOLLOW_WAIT_MS = 20;
+
+/**
+ * Reads a file while another process writes it (pg_dump's stdout is the file), in large reads, and
+ * returns its size and SHA-256 once `done` resolved and the file was read to its end after that.
+ * `done` rejecting (the producer failed) stops it. Flushes to disk as it goes, like DurableFileSink.
+ */
+export async function followFile(file: FileHandle, options: { done: Promise<void>; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<{ bytes: number; sha256: string }> {
+  const sha = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(4 << 20);
+  let finished = false;
+  const done = options.done.then(() => {
+    finished = true;
+  });
+  done.catch(() => undefined);
+  let bytes = 0;
+  let unflushed = 0;
+  let flushing: Promise<void> = Promise.resolve();
+  for (;;) {
+    options.signal?.throwIfAborted();
+    // Seen before the read: a read that finds nothing after the producer ended is the real end.
+    const ended = finished;
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, bytes);
+    if (bytesRead > 0) {
+      sha.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+      unflushed += bytesRead;
+      options.onProgress?.(bytes);
+      if (unflushed >= FLUSH_EVERY) {
+        unflushed = 0;
+        await flushing;
+        flushing = file.datasync();
+        flushing.catch(() => undefined);
+      }
+      continue;
+    }
+    if (ended) break;
+    await Promise.race([done, sleep(FOLLOW_WAIT_MS)]);
+  }
+  await flushing;
+  return { bytes, sha256: sha.digest('hex') };
 }

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError, VerificationError } from '../errors.js';
-import { DurableFileSink } from './file-sink.js';
-import { HashingStream, checkExpected } from './hashing.js';
+import { DurableFileSink, followFile } from './file-sink.js';
+import { type Digest, HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
 import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PartialWrite, type PutOptions, type PutResult, SHA256_METADATA, compareKeys } from './store.js';
 
@@ -32,21 +32,46 @@ export class FsStore implements ObjectStore {
 
   async put(key: string, content: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {
     const body = Buffer.isBuffer(content) ? Readable.from([content], { objectMode: false }) : content;
+    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5), options.onDigest);
+    return this.write(key, options, async (file) => {
+      // A signal of its own per put: many concurrent puts listening on the command's one signal print MaxListenersExceededWarning.
+      // The sink flushes to disk as it writes and ends with an fsync.
+      await pipeline(body, hashing, new DurableFileSink(file), { signal: options.signal && AbortSignal.any([options.signal]) });
+      return hashing;
+    });
+  }
+
+  /**
+   * The producer (a child process) writes into the temporary file itself, without a copy through
+   * Node; the file is hashed as it grows, and completed as put() completes once `beforeEnd` says
+   * the producer succeeded.
+   */
+  async putWritten(key: string, produce: (fd: number) => Promise<void>, options: PutOptions = {}): Promise<PutResult> {
+    return this.write(key, options, async (file) => {
+      await produce(file.fd);
+      const digest = await followFile(file, { done: options.beforeEnd?.() ?? Promise.resolve(), onProgress: options.onProgress, signal: options.signal });
+      await options.onDigest?.(digest);
+      await file.sync();
+      return digest;
+    });
+  }
+
+  /** Temporary file, content, checks, metadata, then the final name (atomic, fsynced). */
+  private async write(key: string, options: PutOptions, fill: (file: FileHandle) => Promise<Digest>): Promise<PutResult> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${dirname(path)}/${TMP_MARKER}${randomBytes(6).toString('hex')}`;
-    const hashing = new HashingStream(options.beforeEnd, options.onProgress, Boolean(options.md5), options.onDigest);
+    let digest: Digest;
     try {
-      // A signal of its own per put: many concurrent puts listening on the command's one signal print MaxListenersExceededWarning.
-      const file = await open(tmp, 'wx', 0o600);
+      // Read and write: putWritten reads back what its producer wrote.
+      const file = await open(tmp, 'wx+', 0o600);
       try {
-        // The sink flushes to disk as it writes and ends with an fsync.
-        await pipeline(body, hashing, new DurableFileSink(file), { signal: options.signal && AbortSignal.any([options.signal]) });
+        digest = await fill(file);
       } finally {
         await file.close();
       }
-      checkExpected(key, hashing, options);
-      const metadata = { ...options.metadata, [SHA256_METADATA]: hashing.sha256, 'content-type': options.contentType ?? 'application/octet-stream' };
+      checkExpected(key, digest, options);
+      const metadata = { ...options.metadata, [SHA256_METADATA]: digest.sha256, 'content-type': options.contentType ?? 'application/octet-stream' };
       await writeFile(`${tmp}${META_SUFFIX}`, JSON.stringify(metadata), { mode: 0o600 });
       await fsyncPath(`${tmp}${META_SUFFIX}`);
       if (options.ifNoneMatch) {
@@ -67,10 +92,10 @@ export class FsStore implements ObjectStore {
       throw error;
     }
     const info = await this.head(key);
-    if (!info || info.size !== hashing.bytes) {
-      throw new VerificationError(`stored object ${key} has ${info?.size ?? 'no'} bytes, ${hashing.bytes} were written`, 'check the disk');
+    if (!info || info.size !== digest.bytes) {
+      throw new VerificationError(`stored object ${key} has ${info?.size ?? 'no'} bytes, ${digest.bytes} were written`, 'check the disk');
     }
-    return { key, size: hashing.bytes, sha256: hashing.sha256, ...(hashing.md5 ? { md5: hashing.md5 } : {}) };
+    return { key, size: digest.bytes, sha256: digest.sha256, ...(digest.md5 ? { md5: digest.md5 } : {}) };
   }
 
   async get(key: string): Promise<Readable> {

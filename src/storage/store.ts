@@ -9,6 +9,12 @@ export interface ObjectStore {
   readonly kind: 's3' | 'file';
   /** A Buffer is content already in memory (small files); a stream may be of unknown length. */
   put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
+  /**
+   * Local storage only: `produce` starts a process that writes the content into the file descriptor
+   * it is given (no copy through Node); `beforeEnd` must resolve once that process succeeded. Size and
+   * SHA-256 are those of the bytes written, checked and completed as put() does.
+   */
+  putWritten?(key: string, produce: (fd: number) => Promise<void>, options?: PutOptions): Promise<PutResult>;
   get(key: string, options?: { signal?: AbortSignal }): Promise<Readable>;
   /** undefined when the object does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
