@@ -59,7 +59,8 @@ function clientsByReference(b: BusinessSql, idColumn: 'target_id' | 'client_id',
   return [`UPDATE import_stage s SET ${idColumn} = ${b.id('client', 'c')} FROM ${b.table('client')} c WHERE ${b.col('client', 'reference', 'c')}::text = ${reference}`];
 }
 
-function entitySql(b: BusinessSql, entity: Entity): EntitySql {
+function entitySql(b: BusinessSql, entity: Entity, referencesMayRepeat: boolean): EntitySql {
+  const duplicateReferences = referencesMayRepeat ? [duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference')] : [];
   if (entity === 'clients') {
     return {
       table: b.table('client'),
@@ -70,7 +71,7 @@ function entitySql(b: BusinessSql, entity: Entity): EntitySql {
           WHERE s.target_id IS NULL AND lower(s.email) = m.email AND (m.reference IS NULL OR s.reference IS NULL)`,
       ],
       checks: [
-        duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
+        ...duplicateReferences,
         duplicateCheck('lower(s.email)', 's.reference IS NULL AND s.email IS NOT NULL', 'email'),
         ...labelCheck(b, 'client', 'type', 'type'),
       ],
@@ -89,7 +90,7 @@ function entitySql(b: BusinessSql, entity: Entity): EntitySql {
     ],
     checks: [
       `SELECT line, 'client', client, 'unknown client: no client has this reference or email (import the clients first)' FROM import_stage WHERE client_id IS NULL`,
-      duplicateCheck('s.reference', 's.reference IS NOT NULL', 'reference'),
+      ...duplicateReferences,
       ...labelCheck(b, 'chantier', 'statut', 'statut'),
     ],
     matchedChecks: [],
@@ -141,8 +142,10 @@ function sameTargetCheck(noun: string): string {
  * Set-based checks and writes from the staging table, inside the caller's transaction.
  * Problems found here are logged; with skipInvalid their lines are dropped, else the caller rolls back.
  */
-export async function applyStaged(client: pg.PoolClient, b: BusinessSql, entity: Entity, fields: string[], onConflict: OnConflict, problems: ProblemLog, skipInvalid: boolean): Promise<ApplyCounts> {
-  const sql = entitySql(b, entity);
+export async function applyStaged(
+  client: pg.PoolClient, b: BusinessSql, entity: Entity, fields: string[], onConflict: OnConflict, problems: ProblemLog, skipInvalid: boolean, referencesMayRepeat: boolean,
+): Promise<ApplyCounts> {
+  const sql = entitySql(b, entity, referencesMayRepeat);
   const target = TARGET[entity];
   // Statistics of the columns rows are matched on, so that matching against a large table gets a
   // fitting join; all thirteen columns took 0.6 s at 100k rows, longer than the matching itself.

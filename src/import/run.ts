@@ -89,7 +89,7 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
       rowsRead = staged.rowsRead;
       progress.done();
       ctx.io.debug(`staged ${staged.staged} of ${rowsRead} rows in ${Date.now() - started} ms`);
-      const counts = await applyStaged(client, business, options.entity, fields, options.onConflict, problems, Boolean(options.skipInvalid));
+      const counts = await applyStaged(client, business, options.entity, fields, options.onConflict, problems, Boolean(options.skipInvalid), staged.referencesMayRepeat);
       ctx.io.debug(`applied in ${Date.now() - started} ms since start`);
       const ok = problems.count === 0 || Boolean(options.skipInvalid);
       // Throwing is how db.tx rolls back: invalid rows without --skip-invalid, or a dry run.

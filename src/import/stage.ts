@@ -5,6 +5,7 @@ import { CsvReader } from './csv.js';
 import type { Encoding } from './detect.js';
 import type { Entity } from './entities.js';
 import { type ColumnMapping, mapHeader } from './headers.js';
+import { KeySet } from './key-set.js';
 import type { ProblemLog } from './problems.js';
 import { RowValidator, copyLine } from './rows.js';
 import type { CsvSource } from './source.js';
@@ -22,6 +23,8 @@ export interface StageResult {
   staged: number;
   header: string[];
   mapping: ColumnMapping;
+  /** Two staged rows may share a reference (see KeySet): false means surely none do. */
+  referencesMayRepeat: boolean;
 }
 
 // COPY data goes out in buffers of this size: one message per row would cost a system call each.
@@ -49,6 +52,9 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
   let rowsRead = 0;
   let staged = 0;
   const batches = new CopyBatches();
+  const references = new KeySet();
+  let referenceSlot = -1;
+  let referencesMayRepeat = false;
 
   const onRecord = (record: string[], line: number): void => {
     if (skip > 0) {
@@ -63,6 +69,7 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
       header = record.map((h) => h.trim());
       mapping = mapHeader(options.entity, header, options.overrides);
       validator = new RowValidator(options.entity, header, mapping);
+      referenceSlot = validator.fields.indexOf('reference');
       return;
     }
     rowsRead += 1;
@@ -73,6 +80,8 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
       return;
     }
     staged += 1;
+    const reference = result.values[referenceSlot];
+    if (reference && references.add(reference)) referencesMayRepeat = true;
     batches.add(copyLine(line, result.values));
   };
 
@@ -94,7 +103,7 @@ export async function stageCsv(source: CsvSource, copy: Writable, options: Stage
   await pipeline(copyData, copy, { signal: options.signal });
   if (!header || !mapping) throw new VerificationError('the file is empty: no header row', 'export it again with a header row');
   if (rowsRead === 0) throw new VerificationError('the file has a header row but no data rows', 'check that you exported the right sheet');
-  return { rowsRead, staged, header, mapping };
+  return { rowsRead, staged, header, mapping, referencesMayRepeat };
 }
 
 /**

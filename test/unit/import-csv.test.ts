@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CsvReader } from '../../src/import/csv.js';
+import { KeySet } from '../../src/import/key-set.js';
 import { printable } from '../../src/import/printable.js';
 
 type Read = Array<[line: number, cells: string[]]>;
@@ -54,5 +55,16 @@ describe('printable', () => {
   it('writes control characters from a file as escapes, and leaves other text alone', () => {
     expect(printable('N\u0000o\u001b[31mm\tx\r\n\u0085')).toBe('N\\x00o\\x1b[31mm\\tx\\r\\n\\x85');
     expect(printable('Lœuvre, 5 € le m²')).toBe('Lœuvre, 5 € le m²');
+  });
+});
+
+describe('KeySet', () => {
+  it('says a key may repeat when it does, and not for 200,000 distinct keys (growing as it goes)', () => {
+    const keys = new KeySet();
+    for (let i = 0; i < 200_000; i += 1) expect(keys.add(`CLI-${String(i).padStart(7, '0')}`)).toBe(false);
+    expect(keys.add('CLI-0000000')).toBe(true);
+    expect(keys.add('CLI-0199999')).toBe(true);
+    expect(keys.add('')).toBe(false);
+    expect(keys.add('')).toBe(true);
   });
 });
