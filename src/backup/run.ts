@@ -174,8 +174,8 @@ async function dumpToStore(ctx: Context, db: Db, store: ObjectStore, key: string
       };
       let put: PutResult;
       if (store.putWritten && (!recipient || ageBinary())) {
-        // File storage: the tools write the file and Node only reads it back to hash it. Through a
-        // pipe, pg_dump's 4-8 KiB writes cost Node several seconds of CPU per GB (measured on 454 MiB).
+        // File storage: the tools write the file and Node only reads it back once to hash it. Through
+        // a pipe, pg_dump's 4-8 KiB writes cost Node several seconds of CPU per GB (measured on 454 MiB).
         put = await store.putWritten(key, async (fd) => {
           await start(fd);
           count();

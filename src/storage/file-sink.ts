@@ -65,46 +65,42 @@ function after(buffers: Buffer[], written: number): Buffer[] {
   return [buffers[i]!.subarray(skip), ...buffers.slice(i + 1)];
 }
 
-// How long to wait for a producer to write more, once the file has been read to its current end.
-const FOLLOW_WAIT_MS = 20;
+// How often the size of a file being written is looked at (progress, flushing to disk).
+const WATCH_MS = 100;
 
 /**
- * Reads a file while another process writes it (pg_dump's stdout is the file), in large reads, and
- * returns its size and SHA-256 once `done` resolved and the file was read to its end after that.
- * `done` rejecting (the producer failed) stops it. Flushes to disk as it goes, like DurableFileSink.
+ * Watches a file another process writes (pg_dump's stdout is the file) until `done` resolves,
+ * reporting its size and flushing it to disk as it grows, then reads it whole for its SHA-256.
+ * The hash comes last on purpose: pg_dump rewrites its table of contents at the start of a seekable
+ * output when it ends. `done` rejecting (the producer failed) stops it.
  */
-export async function followFile(file: FileHandle, options: { done: Promise<void>; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<{ bytes: number; sha256: string }> {
-  const sha = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(4 << 20);
+export async function hashWrittenFile(file: FileHandle, options: { done: Promise<void>; onProgress?: (bytes: number) => void; signal?: AbortSignal }): Promise<{ bytes: number; sha256: string }> {
   let finished = false;
   const done = options.done.then(() => {
     finished = true;
   });
   done.catch(() => undefined);
+  let flushedAt = 0;
+  while (!finished) {
+    options.signal?.throwIfAborted();
+    await Promise.race([done, sleep(WATCH_MS)]);
+    const { size } = await file.stat();
+    options.onProgress?.(size);
+    if (size - flushedAt >= FLUSH_EVERY) {
+      flushedAt = size;
+      await file.datasync();
+    }
+  }
+  const sha = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(4 << 20);
   let bytes = 0;
-  let unflushed = 0;
-  let flushing: Promise<void> = Promise.resolve();
   for (;;) {
     options.signal?.throwIfAborted();
-    // Seen before the read: a read that finds nothing after the producer ended is the real end.
-    const ended = finished;
     const { bytesRead } = await file.read(buffer, 0, buffer.length, bytes);
-    if (bytesRead > 0) {
-      sha.update(buffer.subarray(0, bytesRead));
-      bytes += bytesRead;
-      unflushed += bytesRead;
-      options.onProgress?.(bytes);
-      if (unflushed >= FLUSH_EVERY) {
-        unflushed = 0;
-        await flushing;
-        flushing = file.datasync();
-        flushing.catch(() => undefined);
-      }
-      continue;
-    }
-    if (ended) break;
-    await Promise.race([done, sleep(FOLLOW_WAIT_MS)]);
+    if (bytesRead === 0) break;
+    sha.update(buffer.subarray(0, bytesRead));
+    bytes += bytesRead;
   }
-  await flushing;
+  options.onProgress?.(bytes);
   return { bytes, sha256: sha.digest('hex') };
 }

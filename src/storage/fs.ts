@@ -5,7 +5,7 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError, VerificationError } from '../errors.js';
-import { DurableFileSink, followFile } from './file-sink.js';
+import { DurableFileSink, hashWrittenFile } from './file-sink.js';
 import { type Digest, HashingStream, checkExpected } from './hashing.js';
 import { assertSafeKey } from './location.js';
 import { ObjectNotFoundError, type ObjectInfo, type ObjectStore, type PartialWrite, type PutOptions, type PutResult, SHA256_METADATA, compareKeys } from './store.js';
@@ -43,13 +43,13 @@ export class FsStore implements ObjectStore {
 
   /**
    * The producer (a child process) writes into the temporary file itself, without a copy through
-   * Node; the file is hashed as it grows, and completed as put() completes once `beforeEnd` says
-   * the producer succeeded.
+   * Node; once `beforeEnd` says the producer succeeded, the file is hashed and completed as put()
+   * completes.
    */
   async putWritten(key: string, produce: (fd: number) => Promise<void>, options: PutOptions = {}): Promise<PutResult> {
     return this.write(key, options, async (file) => {
       await produce(file.fd);
-      const digest = await followFile(file, { done: options.beforeEnd?.() ?? Promise.resolve(), onProgress: options.onProgress, signal: options.signal });
+      const digest = await hashWrittenFile(file, { done: options.beforeEnd?.() ?? Promise.resolve(), onProgress: options.onProgress, signal: options.signal });
       await options.onDigest?.(digest);
       await file.sync();
       return digest;

@@ -32,7 +32,7 @@ function producer(script: string) {
 describe('FsStore.putWritten: a process writes the object itself', () => {
   it('hashes everything written, also across pauses of the producer, and completes the object', async () => {
     const { store: fs } = await store();
-    // Three bursts with pauses longer than the follower's wait: it must keep reading until the producer ended.
+    // Three bursts with pauses longer than the watcher's interval: all of it is stored and hashed.
     const { produce, beforeEnd } = producer('head -c 3000000 /dev/zero; sleep 0.2; printf middle; sleep 0.2; head -c 5000000 /dev/zero | tr "\\0" x');
     const digests: Array<{ bytes: number; sha256: string }> = [];
     const put = await fs.putWritten('a/dump', produce, { beforeEnd, onDigest: async (d) => void digests.push(d), ifNoneMatch: true });
@@ -43,6 +43,16 @@ describe('FsStore.putWritten: a process writes the object itself', () => {
     expect(put).toEqual({ key: 'a/dump', size: expected.length, sha256 });
     expect(digests).toEqual([{ bytes: expected.length, sha256 }]);
     expect((await fs.head('a/dump'))?.metadata[SHA256_METADATA]).toBe(sha256);
+  });
+
+  it('hashes the file as the producer left it, also when it rewrote its start at the end (as pg_dump does on a seekable output)', async () => {
+    const { store: fs } = await store();
+    // dd reopens the same file through /dev/stdout and overwrites its first 4 bytes.
+    const { produce, beforeEnd } = producer('printf AAAA; head -c 2000000 /dev/zero; printf BBBB | dd of=/dev/stdout conv=notrunc status=none');
+    const put = await fs.putWritten('r/dump', produce, { beforeEnd });
+    const expected = Buffer.concat([Buffer.from('BBBB'), Buffer.alloc(2_000_000)]);
+    expect(Buffer.concat(await (await fs.get('r/dump')).toArray()).equals(expected)).toBe(true);
+    expect(put.sha256).toBe(createHash('sha256').update(expected).digest('hex'));
   });
 
   it('leaves no object and no temporary file when the producer fails', async () => {
