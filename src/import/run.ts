@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename } from 'node:path';
 import type { Context } from '../context.js';
+import type pg from 'pg';
 import type { Db } from '../db/pool.js';
 import { UsageError } from '../errors.js';
 import { type ApplyCounts, type OnConflict, applyStaged, copySql, stagingTableSql, writableFields } from './apply.js';
@@ -12,6 +13,9 @@ import { ProblemLog } from './problems.js';
 import type { RowProblem } from './rows.js';
 import { openCsv } from './source.js';
 import { stageCsv } from './stage.js';
+
+// Enough for a million clients' staging table; the server takes it as the table grows, not up front.
+const STAGING_BUFFERS = '256MB';
 
 export interface ImportOptions {
   file: string;
@@ -77,7 +81,14 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
     const progress = ctx.io.progress('importing');
     const fields = fieldNames(options.entity);
     const { from } = await import('pg-copy-streams');
-    const outcome = await db.tx(async (client) => {
+    // With -v, the import's profile: when each phase ends (ms since the process started) and each apply statement's time.
+    const at = () => `${Math.round(performance.now())} ms`;
+    ctx.io.debug(`start-up, connection, lock and business mapping done at ${at()}`);
+    const outcome = await db.tx(async (connection) => {
+      const client = ctx.io.verbose ? timedQueries(connection, (text, ms) => ctx.io.debug(`${ms} ms: ${text.replace(/\s+/g, ' ').slice(0, 80)}`)) : connection;
+      // Temporary tables live in the session's own buffers, 8 MB by default: a larger staging table
+      // went through temporary files. Settable before the session's first temporary table only.
+      await client.query(`SET temp_buffers = '${STAGING_BUFFERS}'`);
       await client.query(stagingTableSql(business, options.entity, fields));
       const staged = await stageCsv(source, client.query(from(copySql(fields))), {
         entity: options.entity,
@@ -88,9 +99,9 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
       });
       rowsRead = staged.rowsRead;
       progress.done();
-      ctx.io.debug(`staged ${staged.staged} of ${rowsRead} rows in ${Date.now() - started} ms`);
+      ctx.io.debug(`staged ${staged.staged} of ${rowsRead} rows (read, checked, copied) at ${at()}`);
       const counts = await applyStaged(client, business, options.entity, fields, options.onConflict, problems, Boolean(options.skipInvalid), staged.referencesMayRepeat);
-      ctx.io.debug(`applied in ${Date.now() - started} ms since start`);
+      ctx.io.debug(`applied at ${at()}`);
       const ok = problems.count === 0 || Boolean(options.skipInvalid);
       // Throwing is how db.tx rolls back: invalid rows without --skip-invalid, or a dry run.
       if (!ok || options.dryRun) throw new Rollback({ staged, counts, ok });
@@ -99,6 +110,7 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
       if (error instanceof Rollback) return error.outcome;
       throw error;
     });
+    ctx.io.debug(`committed at ${at()}`);
     await problems.close();
     const sha256 = source.sha256();
     const counts = outcome.ok ? outcome.counts : { inserted: 0, updated: 0, unchanged: 0, skipped: 0 };
@@ -128,6 +140,25 @@ export async function runImport(options: ImportOptions, ctx: Context): Promise<I
   } finally {
     await lock.release();
   }
+}
+
+/** The connection, with each query's duration reported (COPY's too: its stream is a query). */
+function timedQueries(client: pg.PoolClient, report: (text: string, ms: number) => void): pg.PoolClient {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property !== 'query') return Reflect.get(target, property, target);
+      return (...args: unknown[]) => {
+        const first = args[0] as string | { text?: string };
+        const text = typeof first === 'string' ? first : first.text ?? 'COPY import_stage FROM STDIN';
+        const started = performance.now();
+        const result = (target.query as (...a: unknown[]) => unknown).apply(target, args);
+        if (result instanceof Promise) return result.finally(() => report(text, Math.round(performance.now() - started)));
+        // A COPY stream: timed until it finishes.
+        (result as NodeJS.EventEmitter).once('finish', () => report(text, Math.round(performance.now() - started)));
+        return result;
+      };
+    },
+  });
 }
 
 function unusedFields(inFile: Array<string | undefined>, writable: string[]): string[] {
