@@ -20,6 +20,9 @@ Health rules (thresholds in the configuration):
   mail           no failed delivery (not delivered since) within STATUS_FAILED_MAIL_HOURS (24)
   mail-unknown   no delivery left unknown (cut after the final dot, or a crash while sending):
                  settle each with aj mail settle ID --delivered | --resend
+  wal-archive    with archive_mode on: no failed archive_command since the last success, and a WAL
+                 file archived within WAL_MAX_AGE_MINUTES (15) while WAL waits (WAL_ARCHIVING=required:
+                 archive_mode must be on)
 
 Examples:
   aj status

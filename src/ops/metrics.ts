@@ -31,6 +31,8 @@ export async function collectMetrics(db: Db): Promise<Metric[]> {
   const mail = await db.query<{ status: string; n: number }>(`SELECT status, count(*) AS n FROM email_messages GROUP BY status`);
   const reminders = (await db.one<{ n: number }>(`SELECT count(*) AS n FROM reminder_log WHERE status = 'sent'`))!;
   const deliveries = await db.query<{ status: string; n: number }>(`SELECT status, count(*) AS n FROM deliveries GROUP BY status`);
+  const { walArchiveHealth } = await import('../wal/health.js');
+  const wal = await walArchiveHealth(db, { maxAgeMinutes: Number.POSITIVE_INFINITY });
   const byJob = (pick: (r: (typeof runs)[number]) => number | null) =>
     runs.flatMap((r) => (pick(r) === null ? [] : [{ labels: { job: r.job }, value: pick(r)! }]));
   return [
@@ -47,6 +49,10 @@ export async function collectMetrics(db: Db): Promise<Metric[]> {
       samples: ['sent', 'failed', 'pending', 'unknown'].map((status) => ({ labels: { status }, value: mail.find((m) => m.status === status)?.n ?? 0 })),
     },
     { name: 'aj_reminders_sent_total', type: 'counter', help: 'Reminders sent.', samples: [{ value: reminders.n }] },
+    { name: 'aj_wal_archiving', type: 'gauge', help: '1 when archive_mode is on (PostgreSQL archives its WAL).', samples: [{ value: Number(wal.archiving) }] },
+    { name: 'aj_wal_last_archived_timestamp_seconds', type: 'gauge', help: 'When PostgreSQL last archived a WAL file (pg_stat_archiver).', samples: wal.lastArchivedAt ? [{ value: wal.lastArchivedAt.getTime() / 1000 }] : [] },
+    { name: 'aj_wal_archive_failures_total', type: 'counter', help: 'Failed archive_command runs since the statistics were reset.', samples: [{ value: wal.failedCount }] },
+    { name: 'aj_wal_waiting', type: 'gauge', help: '1 when a completed WAL file waits to be archived.', samples: [{ value: Number(wal.waiting) }] },
     {
       name: 'aj_deliveries', type: 'gauge', help: 'Deliveries in the ledger by outcome (unknown ones wait for aj mail settle).',
       samples: ['sending', 'sent', 'failed', 'unknown'].map((status) => ({ labels: { status }, value: deliveries.find((d) => d.status === status)?.n ?? 0 })),

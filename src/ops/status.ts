@@ -138,6 +138,9 @@ async function healthChecks(ctx: Context, db: Db, now: Date, successes: Map<stri
   checks.push(config.autoSendEnabled ? await autoSendCheck(db, now, config.autoSendPdfWaitHours) : { name: 'auto-send', ok: true, detail: 'automatic sending disabled (AUTO_SEND_ENABLED=false)' });
   checks.push(await mailCheck(db, now, config.statusFailedMailHours));
   checks.push(await unsettledCheck(db));
+  const { walArchiveHealth } = await import('../wal/health.js');
+  const wal = await walArchiveHealth(db, { maxAgeMinutes: config.walMaxAgeMinutes, required: config.walArchiving === 'required' });
+  checks.push({ name: 'wal-archive', ok: wal.healthy, detail: wal.detail });
   return checks;
 }
 
