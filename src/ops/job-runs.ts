@@ -99,9 +99,14 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** `backup run` for the action command `run` under `backup`; top-level commands by their own name. */
-export function commandPath(action: { name(): string; parent: { name(): string; parent: unknown } | null }): string {
-  return action.parent?.parent ? `${action.parent.name()} ${action.name()}` : action.name();
+/**
+ * `backup run` for the action command `run` under `backup`; top-level commands by their own name.
+ * The point-in-time drill (`backup restore --physical --drill`) is a job of its own, apart from dump restores.
+ */
+export function commandPath(action: { name(): string; parent: { name(): string; parent: unknown } | null; opts?(): Record<string, unknown> }): string {
+  const path = action.parent?.parent ? `${action.parent.name()} ${action.name()}` : action.name();
+  const opts = action.opts?.() ?? {};
+  return path === 'backup restore' && opts.physical && opts.drill ? `${path} --physical --drill` : path;
 }
 
 /**

@@ -22,6 +22,7 @@ export const JOBS: readonly JobSpec[] = [
   { name: 'backup', command: 'backup run', lock: 'backup', schedule: '0 2 * * *', pingEnv: 'BACKUP_PING_URL' },
   { name: 'backup-verify', command: 'backup verify', lock: 'backup-verify', schedule: '30 3 * * 0', pingEnv: 'BACKUP_VERIFY_PING_URL' },
   { name: 'restore-drill', command: 'backup restore', schedule: '0 4 * * 0', pingEnv: 'RESTORE_DRILL_PING_URL' },
+  { name: 'pitr-drill', command: 'backup restore --physical --drill', schedule: '0 6 * * 0', pingEnv: 'PITR_DRILL_PING_URL' },
   { name: 'archive-verify', command: 'archive verify', lock: 'archive-verify', schedule: '0 5 * * *', pingEnv: 'ARCHIVE_VERIFY_PING_URL' },
   { name: 'archive-sync', command: 'archive sync', lock: 'archive-sync', schedule: '*/5 * * * *', pingEnv: 'ARCHIVE_SYNC_PING_URL' },
   { name: 'auto-send', command: 'mail auto-send', lock: 'auto-send', schedule: '2-57/5 7-19 * * 1-6', pingEnv: 'AUTO_SEND_PING_URL' },
