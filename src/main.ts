@@ -120,8 +120,6 @@ function reportError(ctx: Context, error: unknown): void {
   if (ctx.io.verbose && error instanceof Error && error.stack) ctx.io.stderr.write(`${scrub(error.stack)}\n`);
 }
 
-
-/** Commander's message and its suggestion on one line, then where help is. */
 /** `-V`/`--version` among aj's own options, before any command. */
 function asksVersion(args: string[]): boolean {
   for (let i = 0; i < args.length; i += 1) {
