@@ -27,7 +27,8 @@ export function postalCode(value: string): string {
 /** Phone numbers to E.164: French numbers in any of the usual forms, others when already international. */
 export function phone(value: string): string {
   const compact = value.replace(/[\s\u00a0\u202f.\-/()]/g, '');
-  const french = /^(?:\+33|0033)0?([1-9]\d{8})$/.exec(compact) ?? /^0([1-9]\d{8})$/.exec(compact) ?? /^([1-9]\d{8})$/.exec(compact);
+  // +33 or 0033 (with Excel's stray 0), a national 0, or none: one pattern, as it runs for every row.
+  const french = /^(?:(?:\+33|0033)0?|0)?([1-9]\d{8})$/.exec(compact);
   if (french) return `+33${french[1]}`;
   const international = /^(?:\+|00)([1-9]\d{6,14})$/.exec(compact);
   if (international) return `+${international[1]}`;
