@@ -156,6 +156,7 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     expect(result.databases[0].counts['public.t']).toBe(190);
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith('aj-drill-'))).toEqual([]);
     expect(await source.query('SELECT verify_ok, verify_error FROM aj.base_backups WHERE id = $1', [baseId])).toEqual([{ verify_ok: true, verify_error: null }]);
+    expect(await source.query(`SELECT job, status, exit_code FROM aj.job_runs WHERE job = 'pitr-drill'`)).toEqual([{ job: 'pitr-drill', status: 'succeeded', exit_code: 0 }]);
   }, 60_000);
 
   it('drills a damaged base backup: exit 4 naming the damage, nothing left behind', async () => {
