@@ -56,6 +56,12 @@ describe('aj wal push against S3 storage that fails', () => {
   // The archiver reaches storage through the gate (a stalled upload) or the proxy (storage down); fetch goes direct.
   const archiveEnv = (endpoint: string) => ({ ...s3Env(endpoint, 'aj-backups', 'pitr'), WAL_PUSH_PARALLEL: '3', S3_CONNECT_TIMEOUT_SECONDS: '2', S3_IDLE_TIMEOUT_SECONDS: '5' });
 
+  /** `aj status --json`'s wal-archive rule for this cluster (aj's tables created there on first use). */
+  const status = async (metricsFile?: string) => {
+    const result = await aj([...(metricsFile ? ['--metrics-file', metricsFile] : []), 'status', '--json'], { env: { DATABASE_URL: cluster.url() } });
+    return { result, check: (JSON.parse(result.stdout) as { checks: Array<{ name: string; ok: boolean; detail: string }> }).checks.find((c) => c.name === 'wal-archive') };
+  };
+
   const fetchBack = async (name: string) => {
     const dir = scratchDir('wal-fetch');
     const result = await aj(['wal', 'fetch', name, 'seg', '--cluster', sysid], { cwd: dir, env: storageEnv });
@@ -89,16 +95,20 @@ describe('aj wal push against S3 storage that fails', () => {
     const failures = cluster.log().split('\n').filter((l) => l.startsWith('aj: '));
     expect(failures.length).toBeGreaterThan(0);
     expect(failures[0]).toMatch(/^aj: .*(connect|socket|ECONNRESET|reach)/i);
-    const doctor = await aj(['--env-file', cluster.envFile, 'doctor', '--json'], { env: { DATABASE_URL: cluster.url() } });
+    const metricsFile = join(scratchDir('wal-metrics'), 'aj.prom');
+    const [doctor, failing] = await Promise.all([aj(['--env-file', cluster.envFile, 'doctor', '--json'], { env: { DATABASE_URL: cluster.url() } }), status(metricsFile)]);
     const check = (JSON.parse(doctor.stdout) as { checks: Array<{ name: string; status: string; detail: string }> }).checks.find((c) => c.name === 'wal archiving');
     expect(check).toMatchObject({ status: 'fail', detail: expect.stringMatching(/^archiving fails: 0{7}1\w{16} failed at 20.*, WAL files pile up in pg_wal$/) });
     expect(doctor.exitCode).toBe(1);
+    expect(failing.check).toMatchObject({ ok: false, detail: expect.stringMatching(/^archiving fails: 0{7}1\w{16} failed at 20/) });
+    expect(readFileSync(metricsFile, 'utf8')).toMatch(/^aj_wal_archiving 1$[^]*^aj_wal_archive_failures_total [1-9]\d*$/m);
 
     proxy.mode = { kind: 'pass' };
     const last = await cluster.switchWal();
     await cluster.waitArchived(last, 60_000);
     expect(cluster.readyCount()).toBe(0);
-    const fetched = await Promise.all([...written, last].map(fetchBack));
+    const [healthy, ...fetched] = await Promise.all([status(), ...[...written, last].map(fetchBack)]);
+    expect(healthy!.check).toMatchObject({ ok: true, detail: expect.stringMatching(/^last archived 0{7}1\w{16} [\d.]+ min ago \(limit 15 min\); no base backup yet/) });
     expect(fetched.map((f) => [f.exitCode, f.same])).toEqual([...written, last].map(() => [0, true]));
     // Files uploaded ahead were recorded, then their own archive_command call took the record.
     const markers = join(cluster.dataDir, 'pg_wal', 'aj_archive_status');
