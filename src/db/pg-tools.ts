@@ -31,9 +31,10 @@ export function pgToolMissing(tool: PgTool): OperationError {
 /** Major version of a client tool (`pg_dump (PostgreSQL) 15.20` -> 15). */
 export async function pgToolVersion(tool: PgTool, config: Pick<Config, 'pgBinDir'>): Promise<{ path: string; version: string; major: number }> {
   const path = pgToolPath(tool, config);
-  const { execa } = await import('execa');
+  // node:child_process, not execa: loading execa took longer than running the tool (every backup asks).
+  const { execFile } = await import('node:child_process');
   try {
-    const { stdout } = await execa(path, ['--version']);
+    const stdout = await new Promise<string>((resolve, reject) => execFile(path, ['--version'], (error, out) => (error ? reject(error) : resolve(out.trim()))));
     const match = /(\d+)(?:\.(\d+))?/.exec(stdout);
     return { path, version: match?.[0] ?? stdout, major: Number(match?.[1] ?? 0) };
   } catch (error) {
