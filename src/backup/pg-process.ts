@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
@@ -50,7 +50,7 @@ export async function startPgTool(
   const { env, cleanup } = await libpqEnv(target);
   let child;
   try {
-    const stdbuf = options.outputBuffer && options.stdout === undefined ? onPath('stdbuf') : undefined;
+    const stdbuf = options.outputBuffer && options.stdout === undefined ? workingStdbuf() : undefined;
     const [command, argv] = stdbuf ? [stdbuf, ['-o', String(options.outputBuffer), path, ...args]] : [path, args];
     child = spawn(command, argv, { env: { ...process.env, PGCONNECT_TIMEOUT: '15', ...env }, stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'] });
   } catch (error) {
@@ -112,11 +112,15 @@ export function holdOutput(stdout: Readable): Readable {
   return stdout.pipe(held);
 }
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    if (dir && existsSync(join(dir, name))) return join(dir, name);
+let stdbufFound: string | null | undefined;
+
+/** coreutils stdbuf when it is installed and works (it needs its libstdbuf.so), looked for once. */
+function workingStdbuf(): string | undefined {
+  if (stdbufFound === undefined) {
+    const dir = (process.env.PATH ?? '/usr/bin:/bin').split(':').find((d) => d && existsSync(join(d, 'stdbuf')));
+    stdbufFound = dir && spawnSync(join(dir, 'stdbuf'), ['-o', '1M', 'true'], { stdio: 'ignore' }).status === 0 ? join(dir, 'stdbuf') : null;
   }
-  return undefined;
+  return stdbufFound ?? undefined;
 }
 
 /** Runs a tool to completion and returns its stdout (small outputs: versions, globals). */
