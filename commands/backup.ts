@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import type { Context } from '../src/context.js';
 import { UsageError, VerificationError } from '../src/errors.js';
 import { formatBytes, formatDuration, formatTime, renderTable } from '../src/render.js';
+import { camelFields } from '../src/json-fields.js';
 import { groupHelp } from './shared/help.js';
 import { isoDate, positiveInteger } from './shared/parse.js';
 
@@ -43,7 +44,7 @@ export function register(program: Command, ctx: Context): void {
       for (const { id, key } of cleanup?.adopted ?? []) ctx.io.notice(`adopted ${key}: the whole dump of interrupted run ${id} (its recorded size and SHA-256); run ${id} is now succeeded`);
       for (const key of cleanup?.removed ?? []) ctx.io.notice(`removed ${key}: a dump without manifest that could not be proven`);
       for (const key of cleanup?.kept ?? []) ctx.io.warn(`left ${key} in place: unfinished, but recent and of no run known to have died`);
-      if (opts.json) return ctx.io.json({ ...record, pruned: prune?.removed.map((r) => r.id) ?? [], cleanup: cleanup ?? null });
+      if (opts.json) return ctx.io.json({ ...camelFields(record), pruned: prune?.removed.map((r) => r.id) ?? [], cleanup: cleanup ?? null });
       ctx.io.out(`backup ${record.id} succeeded: ${record.storage_url}/${record.object_key} (${formatBytes(record.size_bytes)}, ${record.total_rows} rows, sha256 ${record.sha256!.slice(0, 12)}, ${formatDuration(record.duration_ms)})`);
       if (prune?.paused) ctx.io.warn(`retention paused: ${prune.paused}`);
       if (prune && prune.removed.length > 0) ctx.io.notice(`retention removed ${prune.removed.length} old backup(s): ${prune.removed.map((r) => r.id).join(', ')}`);
@@ -62,7 +63,7 @@ export function register(program: Command, ctx: Context): void {
     .action(async (opts: { status?: string; limit: number; since?: Date; remote?: boolean; json?: boolean }) => {
       const { listBackupRuns } = await import('../src/backup/list.js');
       const result = await listBackupRuns(ctx, { status: opts.status, limit: opts.limit, since: opts.since, remote: Boolean(opts.remote) });
-      if (opts.json) ctx.io.json(result);
+      if (opts.json) ctx.io.json({ ...result, backups: result.backups.map(camelFields) });
       else {
         await renderTable(ctx.io, result.backups, [
           { header: 'id', value: (r) => r.id },
@@ -185,7 +186,7 @@ export function register(program: Command, ctx: Context): void {
       const removed = [...result.removed.map((r) => ({ kind: 'logical', ...r })), ...(result.physical?.removed ?? []).map((r) => ({ kind: 'physical', ...r }))];
       if (opts.json) {
         return ctx.io.json({
-          dryRun: result.dryRun, paused: result.paused ?? null, removed: removed.map((r) => ({ id: r.id, kind: r.kind, key: r.object_key, started_at: r.started_at })),
+          dryRun: result.dryRun, paused: result.paused ?? null, removed: removed.map((r) => ({ id: r.id, kind: r.kind, key: r.object_key, startedAt: r.started_at })),
           kept: [...result.kept, ...result.physical?.kept ?? []], walDeleted: result.physical?.walDeleted ?? 0,
         });
       }
@@ -228,7 +229,7 @@ async function runPhysical(ctx: Context, opts: { retention: boolean; wait?: bool
   }
   // An interrupted base backup was already reported once, by the job history (src/ops/job-runs.ts).
   const { record, prune } = result;
-  if (opts.json) return ctx.io.json({ kind: 'physical', ...record, manifest: result.manifest, pruned: prune?.removed.map((r) => r.id).concat(prune.physical?.removed.map((r) => r.id) ?? []) ?? [], walDeleted: prune?.physical?.walDeleted ?? 0 });
+  if (opts.json) return ctx.io.json({ kind: 'physical', ...camelFields(record), manifest: result.manifest, pruned: prune?.removed.map((r) => r.id).concat(prune.physical?.removed.map((r) => r.id) ?? []) ?? [], walDeleted: prune?.physical?.walDeleted ?? 0 });
   ctx.io.out(`base backup ${record.id} succeeded: ${record.storage_url}/${record.object_key} (${formatBytes(record.size_bytes)}, timeline ${record.timeline}, ${record.start_lsn} to ${record.stop_lsn}, sha256 ${record.sha256!.slice(0, 12)}, ${formatDuration(record.duration_ms)}); restorable to any moment from ${formatTime(record.finished_at)} while the WAL archive holds what follows`);
   if (prune?.paused) ctx.io.warn(`retention paused: ${prune.paused}`);
   const removed = [...prune?.removed ?? [], ...prune?.physical?.removed ?? []];

@@ -86,13 +86,13 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const record = JSON.parse(run.stdout);
     expect(record).toMatchObject({ kind: 'physical', status: 'succeeded', timeline: 1, manifest: { format: 'aj-physical-manifest/1', compress: 'gzip:1', encryption: { type: 'age', recipient: env.BACKUP_AGE_RECIPIENT } } });
-    expect(record.object_key).toMatch(/\/base\.tar\.gz\.age$/);
+    expect(record.objectKey).toMatch(/\/base\.tar\.gz\.age$/);
     baseId = record.id;
-    baseKey = record.object_key;
-    const folder = join(storage, record.object_key.replace(/base\.tar\.gz\.age$/, ''));
+    baseKey = record.objectKey;
+    const folder = join(storage, record.objectKey.replace(/base\.tar\.gz\.age$/, ''));
     expect(readdirSync(folder).filter((f) => !f.endsWith('.ajmeta')).sort()).toEqual(['backup_manifest', 'base.tar.gz.age', 'manifest.json']);
     const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ id: baseId, key: record.object_key, size: record.size_bytes, sha256: record.sha256, startWal: record.start_wal, stopLsn: record.stop_lsn });
+    expect(manifest).toMatchObject({ id: baseId, key: record.objectKey, size: record.sizeBytes, sha256: record.sha256, startWal: record.startWal, stopLsn: record.stopLsn });
 
     const list = await aj(['backup', 'list'], { env });
     expect(list.stdout.split('\n')[1]).toMatch(new RegExp(`^${baseId}\\tphysical\\t`));
@@ -182,13 +182,13 @@ describe('aj backup run --physical and aj backup restore --physical', () => {
     const prune = await aj(['backup', 'prune', '--yes', '--json'], { env: retention });
     expect(prune.exitCode, prune.stderr).toBe(0);
     const pruned = JSON.parse(prune.stdout);
-    expect(pruned.removed).toEqual([{ id: baseId, kind: 'physical', key: baseKey, started_at: expect.any(String) }]);
+    expect(pruned.removed).toEqual([{ id: baseId, kind: 'physical', key: baseKey, startedAt: expect.any(String) }]);
     expect(pruned.walDeleted).toBeGreaterThan(0);
     expect(existsSync(join(storage, baseKey))).toBe(false);
     expect(await source.query('SELECT id::int, status FROM aj.base_backups ORDER BY id')).toEqual([{ id: baseId, status: 'deleted' }, { id: record.id, status: 'succeeded' }]);
-    const walDir = join(storage, record.object_key.replace(/base\/.*$/, 'wal'), '00000001');
+    const walDir = join(storage, record.objectKey.replace(/base\/.*$/, 'wal'), '00000001');
     const segments = readdirSync(walDir).filter((f) => /^[0-9A-F]{24}\.gz\.age$/.test(f)).map((f) => f.slice(0, 24));
     expect(segments.length).toBeGreaterThan(0);
-    expect(segments.every((s) => s >= record.start_wal)).toBe(true);
+    expect(segments.every((s) => s >= record.startWal)).toBe(true);
   }, 60_000);
 });

@@ -60,13 +60,13 @@ describe('aj backup against a real S3 server', () => {
     expect(run.stderr).not.toMatch(/NodeVersionSupportWarning/);
     expect(run.exitCode, run.stderr).toBe(0);
     const record = JSON.parse(run.stdout);
-    expect(record).toMatchObject({ status: 'succeeded', database_name: source.name });
-    expect(record.object_key).toMatch(new RegExp(`^${source.name}/\\d{4}/\\d{2}/\\d{2}/${source.name}-\\d{8}T\\d{6}\\.\\d{3}Z\\.dump$`));
-    expect(record.row_counts['public.journal']).toBe(20_000);
-    expect(await objectsUnder('roundtrip')).toEqual([record.object_key, record.globals_key, record.manifest_key].sort());
+    expect(record).toMatchObject({ status: 'succeeded', databaseName: source.name });
+    expect(record.objectKey).toMatch(new RegExp(`^${source.name}/\\d{4}/\\d{2}/\\d{2}/${source.name}-\\d{8}T\\d{6}\\.\\d{3}Z\\.dump$`));
+    expect(record.rowCounts['public.journal']).toBe(20_000);
+    expect(await objectsUnder('roundtrip')).toEqual([record.objectKey, record.globalsKey, record.manifestKey].sort());
 
-    const manifest = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: 'aj-backups', Key: `roundtrip/${record.manifest_key}` }))).Body!.transformToString());
-    expect(manifest).toMatchObject({ sha256: record.sha256, size: record.size_bytes, database: source.name, rowCounts: record.row_counts });
+    const manifest = JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: 'aj-backups', Key: `roundtrip/${record.manifestKey}` }))).Body!.transformToString());
+    expect(manifest).toMatchObject({ sha256: record.sha256, size: record.sizeBytes, database: source.name, rowCounts: record.rowCounts });
 
     const verify = await aj(['backup', 'verify', 'latest', '--json'], { env });
     expect(verify.exitCode, verify.stderr).toBe(0);
@@ -138,7 +138,7 @@ describe('aj backup against a real S3 server', () => {
     expect(next.exitCode, next.stderr).toBe(0);
     const record = JSON.parse(next.stdout);
     expect(record.cleanup.removed).toEqual(kept);
-    expect(await objectsUnder('cut')).toEqual([record.object_key, record.globals_key, record.manifest_key].sort());
+    expect(await objectsUnder('cut')).toEqual([record.objectKey, record.globalsKey, record.manifestKey].sort());
   });
 
   it('fails cleanly when pg_dump fails after writing part of a dump', async () => {
@@ -183,7 +183,7 @@ describe('aj backup against a real S3 server', () => {
     const run = await aj(['backup', 'run', '--json'], { env });
     expect(run.exitCode, run.stderr).toBe(0);
     const record = JSON.parse(run.stdout);
-    const key = `flip/${record.object_key}`;
+    const key = `flip/${record.objectKey}`;
     const original = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: 'aj-backups', Key: key }))).Body!.transformToByteArray());
     original[Math.floor(original.length / 2)] ^= 0x01;
     await client.send(new PutObjectCommand({ Bucket: 'aj-backups', Key: key, Body: original }));
@@ -205,7 +205,7 @@ describe('aj backup against a real S3 server', () => {
     const run = await aj(['backup', 'run', '--json'], { env });
     expect(run.exitCode, run.stderr).toBe(0);
     const record = JSON.parse(run.stdout);
-    await client.send(new DeleteObjectCommand({ Bucket: 'aj-backups', Key: `missing/${record.object_key}` }));
+    await client.send(new DeleteObjectCommand({ Bucket: 'aj-backups', Key: `missing/${record.objectKey}` }));
     const verify = await aj(['backup', 'verify', String(record.id), '--json'], { env });
     expect(verify.exitCode, verify.stderr).toBe(4);
     expect(JSON.parse(verify.stdout)[0]).toMatchObject({ id: record.id, ok: false, error: expect.stringMatching(/object not found/) });

@@ -45,8 +45,8 @@ describe('encrypted backups', () => {
     const run = await aj(['backup', 'run', '--json'], { env });
     expect(run.exitCode, run.stderr).toBe(0);
     const record = JSON.parse(run.stdout);
-    expect(record.object_key).toMatch(/\.dump\.age$/);
-    expect(record.encrypted_to).toMatch(/^sha256:[0-9a-f]{16}$/);
+    expect(record.objectKey).toMatch(/\.dump\.age$/);
+    expect(record.encryptedTo).toMatch(/^sha256:[0-9a-f]{16}$/);
 
     const noIdentity = await aj(['backup', 'restore', 'latest', '--target-url', scratchDb('noid').url, '--create', '--yes'], { env });
     expect(noIdentity.exitCode, noIdentity.stderr).toBe(3);

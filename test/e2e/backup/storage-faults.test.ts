@@ -93,7 +93,7 @@ describe('a bucket with Object Lock and versioning', () => {
     gate.seen.length = 0;
     const run = await aj(['backup', 'run', '--json'], { env: envFor('locked', gate.endpoint) });
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout).size_bytes).toBeGreaterThan(8 * 1024 * 1024);
+    expect(JSON.parse(run.stdout).sizeBytes).toBeGreaterThan(8 * 1024 * 1024);
     const parts = gate.seen.filter((r) => r.method === 'PUT' && r.url.includes('partNumber='));
     expect(parts.length).toBeGreaterThanOrEqual(2);
     expect(parts.every((r) => r.checksum === 'content-md5')).toBe(true);
