@@ -6,6 +6,7 @@
 // Env: BENCH_SERVER_URL (postgresql://postgres@127.0.0.1:5432), BENCH_ROWS (8000000: a 1.8 GB database,
 // a 454 MiB dump at gzip 1), BENCH_DROP=1 drops the generated database at the end (it is kept and
 // reused otherwise: generating 8M rows takes about 70 s plus 8 s of VACUUM on an idle 2-core machine).
+// What each part of a backup costs on its own: bench/backup/pieces.mjs.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
