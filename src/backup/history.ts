@@ -1,22 +1,17 @@
 import type { Db } from '../db/pool.js';
 
-/** One row of backup_runs, as aj reads it back. */
-export interface BackupRecord {
+/** What every backup history row holds, dump or base backup: who ran it, when, and its verification. */
+export interface RunFields {
   id: number;
   status: 'running' | 'succeeded' | 'failed' | 'deleted';
   database_name: string;
   storage_url: string;
   object_key: string | null;
   manifest_key: string | null;
-  globals_key: string | null;
   size_bytes: number | null;
   sha256: string | null;
-  compress: string | null;
   encrypted_to: string | null;
-  row_counts: Record<string, number> | null;
-  total_rows: number | null;
   server_version: string | null;
-  pg_dump_version: string | null;
   aj_version: string | null;
   host: string;
   pid: number;
@@ -28,6 +23,15 @@ export interface BackupRecord {
   verify_ok: boolean | null;
   verify_error: string | null;
   deleted_at: Date | null;
+}
+
+/** One row of backup_runs, as aj reads it back. */
+export interface BackupRecord extends RunFields {
+  globals_key: string | null;
+  compress: string | null;
+  row_counts: Record<string, number> | null;
+  total_rows: number | null;
+  pg_dump_version: string | null;
 }
 
 export async function startRecord(db: Db, fields: { database: string; storageUrl: string; host: string; pid: number; compress: string; encryptedTo?: string; ajVersion: string }): Promise<BackupRecord> {

@@ -1,35 +1,14 @@
 import type { Db } from '../../db/pool.js';
-import type { ListFilter } from '../history.js';
+import type { ListFilter, RunFields } from '../history.js';
 
 /** One row of base_backups (014_base_backups.sql). */
-export interface BaseBackupRecord {
-  id: number;
-  status: 'running' | 'succeeded' | 'failed' | 'deleted';
+export interface BaseBackupRecord extends RunFields {
   system_identifier: string;
-  database_name: string;
-  storage_url: string;
-  object_key: string | null;
-  manifest_key: string | null;
   pg_manifest_key: string | null;
-  size_bytes: number | null;
-  sha256: string | null;
-  encrypted_to: string | null;
-  server_version: string | null;
   timeline: number | null;
   start_lsn: string | null;
   stop_lsn: string | null;
   start_wal: string | null;
-  aj_version: string | null;
-  host: string;
-  pid: number;
-  started_at: Date;
-  finished_at: Date | null;
-  duration_ms: number | null;
-  error: string | null;
-  verified_at: Date | null;
-  verify_ok: boolean | null;
-  verify_error: string | null;
-  deleted_at: Date | null;
 }
 
 export async function startBaseRecord(db: Db, fields: { systemIdentifier: string; database: string; storageUrl: string; host: string; pid: number; encryptedTo?: string; ajVersion: string; serverVersion: string }): Promise<BaseBackupRecord> {
