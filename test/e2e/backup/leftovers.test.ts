@@ -1,4 +1,4 @@
-import { readdirSync, utimesSync } from 'node:fs';
+import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,7 +172,9 @@ describe('the next backup run cleans what a killed one left', () => {
       }
       return found;
     };
-    await until(async () => temporary().length > 0, 'the temporary file');
+    // pg_dump writes the temporary file itself: let it finish its bytes, or it would touch the file
+    // after the test ages it (an orphaned pg_dump outlives a killed aj until it ends).
+    await until(async () => temporary().some((f) => statSync(f).size >= 300_000), 'the temporary file, written');
     victim.kill('SIGKILL');
     await victim;
     const [file] = temporary();
