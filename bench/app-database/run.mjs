@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { generateClients } from '../import/generate.mjs';
+import { MAPPING } from '../_lib/prisma-app-mapping.mjs';
 
 const [invoices = 100_000, clients = 100_000, rounds = 5] = process.argv.slice(2).map(Number);
 const server = process.env.AJ_BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -23,13 +24,6 @@ const dir = mkdtempSync(join(tmpdir(), 'aj-bench-app-'));
 const urlFor = (db) => Object.assign(new URL(server), { pathname: `/${db}` }).toString();
 const AS_OF = '2026-06-15';
 
-const MAPPING = {
-  version: 1,
-  client: { table: 'Client', idKind: 'cuid', columns: { reference: 'reference', type: 'type', nom: 'nom', prenom: 'prenom', raisonSociale: 'raisonSociale', email: 'email', telephone: 'telephone', adresse: 'adresse', codePostal: 'codePostal', ville: 'ville', siret: 'siret', remindersPaused: 'relancesSuspendues', deletedAt: 'deletedAt', createdAt: 'createdAt', updatedAt: 'updatedAt' }, labels: { type: { particulier: 'PARTICULIER', professionnel: 'PROFESSIONNEL' } } },
-  chantier: { table: 'Chantier', idKind: 'cuid', columns: { reference: 'reference', clientId: 'clientId', nom: 'nom', statut: 'statut', dateDebut: 'dateDebut', updatedAt: 'updatedAt' }, labels: { statut: { prevu: 'PLANIFIE', en_cours: 'EN_COURS', termine: 'TERMINE', annule: 'ANNULE' } } },
-  devis: { table: 'Devis', idKind: 'cuid', columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEnvoi: 'dateEnvoi', dateValidite: 'dateValidite', dateSignature: 'dateSignature', updatedAt: 'updatedAt' }, labels: { statut: { brouillon: 'BROUILLON', envoye: 'ENVOYE', signe: 'SIGNE', refuse: 'REFUSE', expire: 'EXPIRE' } } },
-  facture: { table: 'Facture', idKind: 'cuid', columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEcheance: 'dateEcheance', datePaiement: 'datePaiement', updatedAt: 'updatedAt' }, labels: { statut: { brouillon: 'BROUILLON', envoyee: 'ENVOYEE', payee: 'PAYEE', annulee: 'ANNULEE' } } },
-};
 const mappingFile = join(dir, 'aj-schema.json');
 writeFileSync(mappingFile, JSON.stringify(MAPPING));
 

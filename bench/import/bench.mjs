@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { alternate, benchOptions } from '../_lib/alternate.mjs';
 import { generateClients } from './generate.mjs';
+import { MAPPING } from '../_lib/prisma-app-mapping.mjs';
 
 const { rounds, json, positionals } = benchOptions(process.argv.slice(2).filter((a) => a !== '--app'));
 const app = process.argv.includes('--app');
@@ -26,14 +27,6 @@ const csv = join(dir, 'clients.csv');
 const COLUMNS = 'reference,type,nom,prenom,raison_sociale,email,telephone,adresse,code_postal,ville,siret';
 const urlFor = (db) => Object.assign(new URL(server), { pathname: `/${db}` }).toString();
 
-// The Prisma-shaped app's mapping, as in bench/app-database/run.mjs.
-const MAPPING = {
-  version: 1,
-  client: { table: 'Client', idKind: 'cuid', columns: { reference: 'reference', type: 'type', nom: 'nom', prenom: 'prenom', raisonSociale: 'raisonSociale', email: 'email', telephone: 'telephone', adresse: 'adresse', codePostal: 'codePostal', ville: 'ville', siret: 'siret', remindersPaused: 'relancesSuspendues', deletedAt: 'deletedAt', createdAt: 'createdAt', updatedAt: 'updatedAt' }, labels: { type: { particulier: 'PARTICULIER', professionnel: 'PROFESSIONNEL' } } },
-  chantier: { table: 'Chantier', idKind: 'cuid', columns: { reference: 'reference', clientId: 'clientId', nom: 'nom', statut: 'statut', dateDebut: 'dateDebut', updatedAt: 'updatedAt' }, labels: { statut: { prevu: 'PLANIFIE', en_cours: 'EN_COURS', termine: 'TERMINE', annule: 'ANNULE' } } },
-  devis: { table: 'Devis', idKind: 'cuid', columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEnvoi: 'dateEnvoi', dateValidite: 'dateValidite', dateSignature: 'dateSignature', updatedAt: 'updatedAt' }, labels: { statut: { brouillon: 'BROUILLON', envoye: 'ENVOYE', signe: 'SIGNE', refuse: 'REFUSE', expire: 'EXPIRE' } } },
-  facture: { table: 'Facture', idKind: 'cuid', columns: { numero: 'numero', clientId: 'clientId', statut: 'statut', montantTtc: 'montantTTC', dateEmission: 'dateEmission', dateEcheance: 'dateEcheance', datePaiement: 'datePaiement', updatedAt: 'updatedAt' }, labels: { statut: { brouillon: 'BROUILLON', envoyee: 'ENVOYEE', payee: 'PAYEE', annulee: 'ANNULEE' } } },
-};
 
 async function sql(db, text) {
   const client = new pg.Client({ connectionString: urlFor(db) });
